@@ -1,0 +1,44 @@
+# swarmsh: `make run` installs everything and runs the demo; `make test` runs every test.
+# Both create the virtual environment in .venv themselves.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-slow lint bench bench-full semconv up down clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/swarmsh demo
+
+test: $(STAMP)
+	$(PY) -m ruff check swarmsh tests benchmarks
+	$(PY) -m ruff format --check swarmsh tests benchmarks
+	$(PY) -m mypy swarmsh/agents swarmsh/bus swarmsh/semconv
+	$(PY) -m pytest
+
+test-slow: $(STAMP)
+	SWARMSH_SLOW=1 $(PY) -m pytest -m slow
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+bench-full: $(STAMP)
+	$(PY) -m benchmarks --full
+
+semconv: $(STAMP)
+	$(PY) -m swarmsh.semconv.generate
+
+up: $(STAMP)
+	$(VENV)/bin/swarmsh up
+
+down: $(STAMP)
+	$(VENV)/bin/swarmsh down
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

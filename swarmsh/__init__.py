@@ -1,0 +1,3 @@
+"""swarmsh: a telemetry-driven agent swarm whose event bus is its span stream."""
+
+__version__ = "0.1.0"

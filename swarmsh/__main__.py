@@ -1,0 +1,5 @@
+"""`python -m swarmsh` runs the CLI."""
+
+from swarmsh.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""What an agent is: its span prefix, entity keys, states and pure rules (no I/O here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class EntityState:
+    """One entity's state name plus the facts a later rule needs (e.g. a motion's team)."""
+
+    state: str
+    data: Mapping[str, Any] = _EMPTY
+
+    def with_state(self, state: str, **data: Any) -> EntityState:
+        return EntityState(state, MappingProxyType({**self.data, **data}))
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """A command a rule asks for; the runner turns it into a NextCommand (id, trace, depth)."""
+
+    rule: str  # part of the deterministic id: one command per (agent, source span, rule)
+    command: str  # CLI path, e.g. "swarmsh.scrum.plan"
+    args: Mapping[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a rule decided for one span.
+
+    `updates` maps entity keys to their new states; `from_state`/`to_state`
+    describe the primary entity's transition for the loop-iteration span; a
+    non-empty `rejected` makes the iteration an ERROR and changes nothing.
+    """
+
+    from_state: str
+    to_state: str
+    updates: Mapping[str, EntityState] = _EMPTY
+    commands: tuple[CommandRequest, ...] = ()
+    rejected: str | None = None
+
+    @classmethod
+    def reject(cls, state: str, reason: str) -> Outcome:
+        return cls(from_state=state, to_state=state, rejected=reason)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Tunables rules may read (passed in, never read from the environment by a rule)."""
+
+    defect_threshold: float = 3.0
+
+
+States = Mapping[str, EntityState]
+
+# A rule: (typed span attributes, states of the span's entities, settings) -> Outcome.
+Rule = Callable[[Any, Mapping[str, EntityState], Settings], Outcome]
+
+
+@dataclass(frozen=True)
+class Agent:
+    """An agent declaration; `swarmsh.agents.runner` runs any of them."""
+
+    name: str
+    prefix: str  # span names this agent follows, e.g. "swarmsh.roberts."
+    initial_state: str
+    states: tuple[str, ...]
+    final_states: frozenset[str]
+    # trigger (the span name after the prefix) -> typed model of that span's attributes
+    models: Mapping[str, type[BaseModel]]
+    # trigger -> the entity keys a span touches, primary entity first
+    keys: Mapping[str, Callable[[Any], tuple[str, ...]]]
+    rules: Mapping[str, Rule]
+    # trigger -> the domain attributes copied onto the loop-iteration span
+    describe: Callable[[Any], Mapping[str, Any]] = field(default=lambda _m: _EMPTY)
+
+    def __post_init__(self) -> None:
+        missing = set(self.rules) ^ set(self.models) | set(self.rules) ^ set(self.keys)
+        if missing:
+            raise ValueError(f"agent {self.name}: triggers without model/keys/rule: {missing}")
+
+    def state_of(self, states: Mapping[str, EntityState], key: str) -> EntityState:
+        return states.get(key) or EntityState(self.initial_state)

@@ -1,0 +1,284 @@
+"""The one runner every agent shares: follow the bus, apply the rules, emit, then commit."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+from pydantic import ValidationError
+
+from swarmsh.agents.base import Agent, EntityState, Outcome, Settings
+from swarmsh.store import CommandEntry, StateStore
+from swarmsh.bus.deadletter import DeadLetterWriter
+from swarmsh.bus.follower import Follower, name_prefix_filter
+from swarmsh.bus.position import Position
+from swarmsh.bus.records import CommandSource, NextCommand, SpanRecord, dumps_line
+from swarmsh.bus.writer import JsonlWriter
+from swarmsh.config import ENV_DEFECT_THRESHOLD, Paths, env_float
+from swarmsh.errors import BusWriteError, MalformedRecord, SwarmshError
+from swarmsh.semconv._generated import attributes as attr
+from swarmsh.telemetry import Telemetry
+
+_log = logging.getLogger(__name__)
+
+ENV_RETENTION = "SWARMSH_RETENTION_S"
+DEFAULT_RETENTION_S = 7 * 24 * 3600.0
+POLL_TIMEOUT_S = 1.0
+RETRY_MAX_S = 5.0
+ITERATION_SPAN = "swarm.loop.iteration"
+
+
+def command_id(agent: str, source_span_id: str, rule: str) -> str:
+    """Deterministic, so that a replay after a crash re-emits the very same ids."""
+    return hashlib.sha256(f"{agent}|{source_span_id}|{rule}".encode()).hexdigest()[:32]
+
+
+def source_context(record: SpanRecord) -> Any:
+    """The record's span as a remote parent, so our span joins its trace."""
+    flags = TraceFlags(TraceFlags.SAMPLED if record.sampled else TraceFlags.DEFAULT)
+    parent = SpanContext(int(record.trace_id, 16), int(record.span_id, 16), True, flags)
+    return trace.set_span_in_context(NonRecordingSpan(parent))
+
+
+@dataclass
+class _Batch:
+    """What handling one poll's worth of records produced, before it is made durable."""
+
+    updates: dict[str, EntityState]
+    commands: list[NextCommand]
+    counters: Counter[str]
+
+
+class AgentRunner:
+    """Runs one `Agent` against a home: the only place agent I/O happens.
+
+    Order per batch: write the NextCommands (one locked append), flush the
+    iteration spans to the bus, then commit offset + entity states + emitted
+    ids in one SQLite transaction. A crash before the commit replays the batch
+    and re-emits the same command ids, which the executor deduplicates.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        paths: Paths,
+        telemetry: Telemetry,
+        *,
+        settings: Settings | None = None,
+        start: str = "checkpoint",
+        retention_s: float = DEFAULT_RETENTION_S,
+    ) -> None:
+        self.agent = agent
+        self.paths = paths
+        self.telemetry = telemetry
+        self.settings = settings or Settings()
+        self.retention_s = retention_s
+        self.reader = agent.name
+        self.store = StateStore(paths.state / f"{agent.name}.db", durable=True)
+        self.queue = JsonlWriter(paths.queue)
+        saved = self.store.load_position(self.reader)
+        begin: Position | str
+        if start == "checkpoint":
+            begin = Position.from_dict(saved) if saved else "end"
+        else:
+            begin = start
+        self.follower: Follower[SpanRecord] = Follower(
+            paths.bus,
+            reader=self.reader,
+            parse=SpanRecord.from_json,
+            deadletter=DeadLetterWriter(paths.deadletter_file(self.reader)),
+            start=begin,
+            accept=name_prefix_filter([agent.prefix]),
+            on_malformed=self._count_malformed,
+        )
+        self._last_prune = 0.0
+
+    def _count_malformed(self, reason: str) -> None:
+        self.telemetry.instruments.malformed.add(1, {attr.SWARM_BUS_READER: self.reader})
+
+    # -- one record -------------------------------------------------------------------------
+
+    def handle(self, record: SpanRecord, batch: _Batch, now: float) -> None:
+        agent = self.agent
+        trigger = record.name[len(agent.prefix) :]
+        model_type = agent.models.get(trigger)
+        if model_type is None:
+            raise MalformedRecord(f"unknown span name {record.name!r} for agent {agent.name}")
+        try:
+            model = model_type.model_validate(record.attributes)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise MalformedRecord(f"attributes do not fit {record.name}: {problems}") from None
+        keys = agent.keys[trigger](model)
+        states = {k: batch.updates[k] for k in keys if k in batch.updates}
+        missing = [k for k in keys if k not in states]
+        states.update(self.store.get(missing))
+        outcome: Outcome = agent.rules[trigger](model, states, self.settings)
+        depth = record.attributes.get(attr.SWARM_LOOP_DEPTH, 0)
+        depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else 0
+        attributes: dict[str, Any] = {
+            attr.SWARM_AGENT: agent.name,
+            attr.SWARM_TRIGGER: trigger,
+            attr.SWARM_STATE_FROM: outcome.from_state,
+            attr.SWARM_STATE_TO: outcome.to_state,
+            attr.SWARM_LOOP_DEPTH: depth,
+            **agent.describe(model),
+        }
+        tracer = self.telemetry.tracer
+        with tracer.start_as_current_span(
+            ITERATION_SPAN, context=source_context(record), attributes=attributes
+        ) as span:
+            if outcome.rejected:
+                span.set_attribute(attr.SWARM_REJECTION_REASON, outcome.rejected)
+                span.set_status(Status(StatusCode.ERROR, outcome.rejected))
+                batch.counters["rejected"] += 1
+                return
+            ctx = span.get_span_context()
+            traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+            for request in outcome.commands:
+                command = NextCommand(
+                    id=command_id(agent.name, record.span_id, request.rule),
+                    command=request.command,
+                    args=dict(request.args),
+                    reason=request.reason,
+                    agent=agent.name,
+                    source=CommandSource(record.trace_id, record.span_id, record.end),
+                    traceparent=traceparent,
+                    depth=depth + 1,
+                    created_at=now,
+                )
+                span.set_attribute(attr.SWARM_COMMAND, command.command)
+                span.set_attribute(attr.SWARM_COMMAND_ID, command.id)
+                batch.commands.append(command)
+            span.set_status(Status(StatusCode.OK))
+        batch.updates.update(outcome.updates)
+        batch.counters["handled"] += 1
+        batch.counters["commands"] += len(outcome.commands)
+        self.telemetry.instruments.transitions.add(
+            1,
+            {
+                attr.SWARM_AGENT: agent.name,
+                attr.SWARM_STATE_FROM: outcome.from_state,
+                attr.SWARM_STATE_TO: outcome.to_state,
+            },
+        )
+
+    # -- one batch --------------------------------------------------------------------------
+
+    def process(self, items: list[tuple[SpanRecord, Position]], stop: threading.Event) -> bool:
+        """Handle a batch and make it durable; False if stopped before it could be committed."""
+        batch = _Batch({}, [], Counter())
+        now = time.time()
+        for record, _position in items:
+            if not record.name.startswith(self.agent.prefix):
+                continue  # the byte prefilter lets a few other spans through; that is fine
+            try:
+                self.handle(record, batch, now)
+            except MalformedRecord as exc:
+                self.follower.dead_letter(record, _position, str(exc))
+                self._count_malformed(str(exc))
+                batch.counters["malformed"] += 1
+        position = items[-1][1]
+        return self._make_durable(batch, position, stop)
+
+    def _make_durable(self, batch: _Batch, position: Position, stop: threading.Event) -> bool:
+        delay = 0.1
+        queued = not batch.commands
+        while True:
+            try:
+                if not queued:
+                    self.queue.append(dumps_line(c.to_dict()) for c in batch.commands)
+                    queued = True  # a retry must not append them again
+                self.telemetry.flush_bus()
+                self.store.commit(
+                    self.reader,
+                    position.to_dict(),
+                    batch.updates,
+                    self.agent.final_states,
+                    [CommandEntry(c.id, c.command, "emitted") for c in batch.commands],
+                    counters=batch.counters,
+                )
+                return True
+            except (BusWriteError, OSError) as exc:
+                _log.error("cannot make the batch durable (%s); retrying in %.1fs", exc, delay)
+                if stop.wait(delay):
+                    return False
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    def prune(self, now: float) -> None:
+        if now - self._last_prune < 60:
+            return
+        self._last_prune = now
+        removed = self.store.prune(now - self.retention_s)
+        if removed:
+            _log.info("pruned %d finished entities older than %.0fs", removed, self.retention_s)
+
+    def run(self, stop: threading.Event) -> None:
+        _log.info("agent %s following %s", self.agent.name, self.paths.bus)
+        while not stop.is_set():
+            items = self.follower.poll(POLL_TIMEOUT_S)
+            if items:
+                if not self.process(items, stop):
+                    break
+            else:
+                self.prune(time.time())
+
+    def close(self) -> None:
+        self.follower.close()
+        self.store.close()
+
+
+def main(agent: Agent) -> None:
+    """`python -m swarmsh.agents.<name>`: run one agent in the foreground until SIGTERM."""
+
+    @click.command(name=f"swarmsh-{agent.name}")
+    @click.option("--home", envvar="SWARMSH_HOME", type=click.Path(file_okay=False))
+    @click.option(
+        "--from",
+        "start",
+        type=click.Choice(["checkpoint", "beginning", "end"]),
+        default="checkpoint",
+        show_default=True,
+        help="Where to start: the saved checkpoint (the bus's end on first start), "
+        "the bus's first byte, or its end.",
+    )
+    @click.option("--console", is_flag=True, default=None)
+    @click.option("--otlp/--no-otlp", default=None)
+    def command(home: str | None, start: str, console: bool | None, otlp: bool | None) -> None:
+        from swarmsh.daemon import InstanceLock, configure_logging, install_stop_handlers
+        from swarmsh.telemetry import setup_telemetry
+
+        configure_logging(agent.name)
+        paths = Paths.from_home(home)
+        try:
+            settings = Settings(defect_threshold=env_float(ENV_DEFECT_THRESHOLD, 3.0, minimum=0))
+            retention = env_float(ENV_RETENTION, DEFAULT_RETENTION_S, minimum=0)
+            lock = InstanceLock(paths.state, agent.name).acquire()
+            telemetry = setup_telemetry(f"swarmsh-{agent.name}", paths.bus, console=console, otlp=otlp)
+        except SwarmshError as exc:
+            click.echo(f"swarmsh-{agent.name}: {exc}", err=True)
+            raise SystemExit(exc.exit_code) from None
+        stop = threading.Event()
+        runner = AgentRunner(
+            agent, paths, telemetry, settings=settings, start=start, retention_s=retention
+        )
+        install_stop_handlers(stop, runner.follower.wakeup)
+        try:
+            runner.run(stop)
+        finally:
+            runner.close()
+            telemetry.shutdown()
+            lock.release()
+        _log.info("agent %s stopped", agent.name)
+
+    command()

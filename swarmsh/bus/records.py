@@ -1,0 +1,223 @@
+"""Bus and queue line formats: `SpanRecord` (one span) and `NextCommand` (one queued action)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from swarmsh.errors import MalformedRecord
+
+_HEX = frozenset("0123456789abcdef")
+_EMPTY: dict[str, Any] = {}
+
+
+def _is_hex_id(value: object, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and _HEX.issuperset(value)
+
+
+def _is_number(value: object) -> bool:
+    # bool is an int subclass; a bool timestamp is a type error, not a number.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def loads_object(line: bytes) -> dict[str, Any]:
+    """Parse one JSONL line into a JSON object, or raise `MalformedRecord` saying why."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        reason = "invalid UTF-8" if "utf-8" in str(exc).lower() else f"not JSON: {exc}"
+        raise MalformedRecord(reason) from None
+    except RecursionError:
+        raise MalformedRecord("not JSON: nested too deeply") from None
+    if not isinstance(value, dict):
+        raise MalformedRecord(f"not a JSON object but a {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One span as it stands on the bus (see DESIGN.md, "Span record")."""
+
+    name: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    timestamp: float
+    duration_ms: float = 0.0
+    kind: str = "INTERNAL"
+    status: str = "UNSET"
+    status_message: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    resource: dict[str, Any] = field(default_factory=dict)
+    sampled: bool = True
+
+    @property
+    def end(self) -> float:
+        """End time in epoch seconds."""
+        return self.timestamp + self.duration_ms / 1000.0
+
+    @property
+    def service(self) -> str:
+        return str(self.resource.get("service.name", "?"))
+
+    @classmethod
+    def from_json(cls, line: bytes) -> SpanRecord:
+        return cls.from_dict(loads_object(line))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SpanRecord:
+        """Validate the fields readers depend on; unknown keys are ignored."""
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise MalformedRecord("field 'name' missing or not a non-empty string")
+        if not _is_hex_id(raw.get("trace_id"), 32) or raw["trace_id"] == "0" * 32:
+            raise MalformedRecord("field 'trace_id' missing or not 32 lowercase hex digits")
+        if not _is_hex_id(raw.get("span_id"), 16) or raw["span_id"] == "0" * 16:
+            raise MalformedRecord("field 'span_id' missing or not 16 lowercase hex digits")
+        parent = raw.get("parent_span_id")
+        if parent is not None and not _is_hex_id(parent, 16):
+            raise MalformedRecord("field 'parent_span_id' is neither null nor 16 hex digits")
+        timestamp = raw.get("timestamp")
+        if not _is_number(timestamp):
+            raise MalformedRecord("field 'timestamp' missing or not a finite number")
+        duration = raw.get("duration_ms", 0.0)
+        if not _is_number(duration) or duration < 0:
+            raise MalformedRecord("field 'duration_ms' is not a finite number >= 0")
+        attributes = raw.get("attributes", _EMPTY)
+        if not isinstance(attributes, dict):
+            raise MalformedRecord("field 'attributes' is not an object")
+        for key in ("kind", "status"):
+            if not isinstance(raw.get(key, ""), str):
+                raise MalformedRecord(f"field {key!r} is not a string")
+        status_message = raw.get("status_message")
+        if status_message is not None and not isinstance(status_message, str):
+            raise MalformedRecord("field 'status_message' is neither null nor a string")
+        events, links, resource = raw.get("events", []), raw.get("links", []), raw.get("resource", {})
+        if not isinstance(events, list) or not isinstance(links, list):
+            raise MalformedRecord("field 'events' or 'links' is not a list")
+        if not isinstance(resource, dict):
+            raise MalformedRecord("field 'resource' is not an object")
+        return cls(
+            name=name,
+            trace_id=raw["trace_id"],
+            span_id=raw["span_id"],
+            parent_span_id=parent,
+            timestamp=float(timestamp),  # type: ignore[arg-type]
+            duration_ms=float(duration),
+            kind=raw.get("kind", "INTERNAL"),
+            status=raw.get("status", "UNSET"),
+            status_message=status_message,
+            attributes=attributes,
+            events=events,
+            links=links,
+            resource=resource,
+            sampled=raw.get("sampled") is not False,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id,
+            "kind": self.kind,
+            "timestamp": self.timestamp,
+            "duration_ms": self.duration_ms,
+            "status": self.status,
+            "status_message": self.status_message,
+            "attributes": self.attributes,
+            "events": self.events,
+            "links": self.links,
+            "resource": self.resource,
+            "sampled": self.sampled,
+        }
+
+
+def dumps_line(value: dict[str, Any]) -> bytes:
+    """One JSONL line (with its newline); non-finite floats become null, as JSON demands."""
+    return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSource:
+    """The span a NextCommand reacts to."""
+
+    trace_id: str
+    span_id: str
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class NextCommand:
+    """One action an agent asks for (see DESIGN.md, "NextCommand")."""
+
+    id: str
+    command: str
+    args: dict[str, Any]
+    reason: str
+    agent: str
+    source: CommandSource
+    traceparent: str
+    depth: int
+    created_at: float
+
+    @classmethod
+    def from_json(cls, line: bytes) -> NextCommand:
+        return cls.from_dict(loads_object(line))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> NextCommand:
+        for key in ("id", "command", "agent", "traceparent"):
+            if not isinstance(raw.get(key), str) or not raw[key]:
+                raise MalformedRecord(f"field {key!r} missing or not a non-empty string")
+        if not isinstance(raw.get("args"), dict):
+            raise MalformedRecord("field 'args' missing or not an object")
+        depth = raw.get("depth")
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+            raise MalformedRecord("field 'depth' missing or not a whole number >= 0")
+        source = raw.get("source")
+        if not isinstance(source, dict):
+            raise MalformedRecord("field 'source' missing or not an object")
+        if not _is_hex_id(source.get("trace_id"), 32) or not _is_hex_id(source.get("span_id"), 16):
+            raise MalformedRecord("field 'source' lacks a valid trace_id and span_id")
+        if not _is_number(source.get("end")):
+            raise MalformedRecord("field 'source.end' missing or not a finite number")
+        created_at = raw.get("created_at", 0.0)
+        if not _is_number(created_at):
+            raise MalformedRecord("field 'created_at' is not a finite number")
+        reason = raw.get("reason", "")
+        if not isinstance(reason, str):
+            raise MalformedRecord("field 'reason' is not a string")
+        return cls(
+            id=raw["id"],
+            command=raw["command"],
+            args=raw["args"],
+            reason=reason,
+            agent=raw["agent"],
+            source=CommandSource(source["trace_id"], source["span_id"], float(source["end"])),
+            traceparent=raw["traceparent"],
+            depth=depth,
+            created_at=float(created_at),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "command": self.command,
+            "args": self.args,
+            "reason": self.reason,
+            "agent": self.agent,
+            "source": {
+                "trace_id": self.source.trace_id,
+                "span_id": self.source.span_id,
+                "end": self.source.end,
+            },
+            "traceparent": self.traceparent,
+            "depth": self.depth,
+            "created_at": self.created_at,
+        }

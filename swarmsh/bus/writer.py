@@ -1,0 +1,108 @@
+"""`JsonlWriter`: appends whole lines to a JSONL file under a file lock, one write per batch."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from swarmsh.config import ENV_FSYNC
+from swarmsh.errors import BusWriteError, ConfigError
+from swarmsh.fsutil import FILE_MODE, ensure_dir, open_append
+
+FSYNC_ALWAYS = "always"  # fsync after every batch: survives power loss
+FSYNC_NEVER = "never"  # leave it to the OS: survives any process crash, not a power cut
+FSYNC_POLICIES = (FSYNC_ALWAYS, FSYNC_NEVER)
+DEFAULT_FSYNC = FSYNC_ALWAYS
+LOCK_TIMEOUT_S = 30.0
+
+
+def fsync_policy_from_env() -> str:
+    raw = os.environ.get(ENV_FSYNC, "").strip().lower() or DEFAULT_FSYNC
+    if raw not in FSYNC_POLICIES:
+        raise ConfigError(f"{ENV_FSYNC}={raw!r} is not one of {', '.join(FSYNC_POLICIES)}")
+    return raw
+
+
+class JsonlWriter:
+    """Appends batches of complete lines to `path`.
+
+    Every batch is one `write()` on an O_APPEND descriptor while holding
+    `<path>.lock`, so concurrent writers in any number of processes never
+    interleave or tear a line. The file is opened per batch, so a writer keeps
+    following the path when the file is rotated (renamed) underneath it.
+    """
+
+    def __init__(self, path: Path, *, fsync: str | None = None) -> None:
+        self.path = Path(path)
+        self.fsync = fsync if fsync is not None else fsync_policy_from_env()
+        if self.fsync not in FSYNC_POLICIES:
+            raise ConfigError(f"fsync policy {self.fsync!r} is not one of {FSYNC_POLICIES}")
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._file_lock = None  # made on first use: importing filelock costs start-up time
+        self._thread_lock = threading.Lock()
+
+    def _lock(self):  # type: ignore[no-untyped-def]
+        if self._file_lock is None:
+            from filelock import FileLock
+
+            ensure_dir(self.path.parent)
+            self._file_lock = FileLock(self._lock_path, timeout=LOCK_TIMEOUT_S, mode=FILE_MODE)
+        return self._file_lock
+
+    def append(self, lines: Iterable[bytes]) -> int:
+        """Append the lines (each ending in a newline) as one batch; return the bytes written.
+
+        Raises `BusWriteError` when the file cannot be written; a batch either
+        lands whole or, on error, whatever part landed is cut off again.
+        """
+        data = b"".join(lines)
+        if not data:
+            return 0
+        if not data.endswith(b"\n"):
+            raise ValueError("a JSONL batch must end with a newline")
+        try:
+            with self._thread_lock, self._lock():
+                fd = open_append(self.path)
+                try:
+                    self._write_whole(fd, data)
+                    if self.fsync == FSYNC_ALWAYS:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except BusWriteError:
+            raise
+        except OSError as exc:
+            raise BusWriteError(_describe(self.path, exc)) from exc
+        except Exception as exc:  # filelock.Timeout and friends
+            raise BusWriteError(f"cannot write {self.path}: {exc}") from exc
+        return len(data)
+
+    def _write_whole(self, fd: int, data: bytes) -> None:
+        start = os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        except OSError:
+            # Never leave a torn line behind: cut the file back to where this batch began.
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                pass
+            raise
+
+
+def _describe(path: Path, exc: OSError) -> str:
+    what = {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EFBIG: "file too large",
+        errno.EROFS: "read-only file system",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"cannot write {path}: {what}"

@@ -1,0 +1,73 @@
+"""The `swarmsh` command line: a thin, lazily loaded layer over the library."""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+from typing import Any
+
+import click
+
+from swarmsh import __version__
+from swarmsh.config import ENV_HOME
+
+# name -> "module:attribute"; a subcommand's module is imported only when it runs
+# (or when help lists it), which keeps `swarmsh roberts open` from paying for `status`.
+SUBCOMMANDS: dict[str, str] = {
+    "roberts": "swarmsh.cli.roberts:roberts",
+    "scrum": "swarmsh.cli.scrum:scrum",
+    "lean": "swarmsh.cli.lean:lean",
+    "semconv": "swarmsh.cli.semconv:semconv",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module_name, attr = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attr)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    envvar=ENV_HOME,
+    type=click.Path(file_okay=False),
+    help=f"Where the bus, queue and state live [env {ENV_HOME}; default ~/.swarmsh].",
+)
+@click.option("--console", is_flag=True, default=None, help="Also print spans to stdout [env SWARMSH_CONSOLE].")
+@click.option(
+    "--otlp/--no-otlp",
+    default=None,
+    help="Export over OTLP [default: on when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set].",
+)
+@click.version_option(__version__, "--version", prog_name="swarmsh")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, console: bool | None, otlp: bool | None) -> None:
+    """swarmsh: a telemetry-driven agent swarm. Every command is an OpenTelemetry span."""
+    from swarmsh.cli.context import CliState
+
+    # The executor runs commands in-process and hands in its own state.
+    if not isinstance(ctx.obj, CliState):
+        ctx.obj = CliState(home=home, console=console, otlp=otlp)
+        ctx.call_on_close(ctx.obj.shutdown)
+
+
+def main() -> None:
+    # A file-size limit must surface as EFBIG (a clear error), not kill us with SIGXFSZ.
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    cli(prog_name="swarmsh")
+    sys.exit(0)

@@ -1,0 +1,78 @@
+"""Plumbing shared by the long-running processes: one instance per home, signals, logging."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from swarmsh.errors import EXIT_FAILURE, AlreadyRunning
+from swarmsh.fsutil import FILE_MODE, ensure_dir
+
+_log = logging.getLogger(__name__)
+
+
+def configure_logging(name: str) -> None:
+    """Foreground logging to stderr; supervisord captures and rotates it."""
+    level = os.environ.get("SWARMSH_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=level if level in logging.getLevelNamesMapping() else "INFO",
+        format=f"%(asctime)s {name}[%(process)d] %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+class InstanceLock:
+    """An exclusive, non-blocking lock on `<state>/<name>.lock` holding our pid.
+
+    The kernel drops the lock when the process dies, however it dies, so a
+    kill -9 never leaves a stale lock behind.
+    """
+
+    def __init__(self, state_dir: Path, name: str) -> None:
+        self.path = ensure_dir(state_dir) / f"{name}.lock"
+        self.name = name
+        self._fd: int | None = None
+
+    def acquire(self) -> InstanceLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise AlreadyRunning(
+                f"{self.name} already runs against {self.path.parent.parent} "
+                f"(pid {holder}, lock {self.path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def install_stop_handlers(stop: threading.Event, wake: Callable[[], None]) -> None:
+    """SIGTERM/SIGINT ask for a graceful stop; a second one exits at once."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(EXIT_FAILURE)
+        _log.info("received %s: finishing the batch in hand, then stopping", signal.Signals(signum).name)
+        stop.set()
+        wake()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a size limit must be EFBIG, not death

@@ -1,0 +1,1 @@
+"""The executor: runs agents' NextCommands through the instrumented CLI, exactly once each."""

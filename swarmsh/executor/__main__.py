@@ -1,0 +1,5 @@
+"""`python -m swarmsh.executor`."""
+
+from swarmsh.executor.runner import main
+
+main()

@@ -1,0 +1,160 @@
+"""`StateStore`: one SQLite (WAL) database per daemon: checkpoint, entities, command ledger."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from swarmsh.agents.base import EntityState
+from swarmsh.fsutil import FILE_MODE, ensure_dir
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoint (
+    reader TEXT PRIMARY KEY, position TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS entities (
+    key TEXT PRIMARY KEY, state TEXT NOT NULL, data TEXT NOT NULL,
+    final INTEGER NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS entities_final ON entities (final, updated_at);
+CREATE TABLE IF NOT EXISTS commands (
+    id TEXT PRIMARY KEY, command TEXT NOT NULL, status TEXT NOT NULL, info TEXT NOT NULL,
+    updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """A command id with what this process knows of it (agents: emitted; executor: its ledger)."""
+
+    id: str
+    command: str
+    status: str
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+class StateStore:
+    """Checkpoint + entity states + command ids and statuses, committed in one transaction.
+
+    A crash at any instant leaves either the old commit or the new one, never a
+    mix, so a restart replays exactly the uncommitted tail.
+    """
+
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
+        ensure_dir(path.parent)
+        if not path.exists():
+            path.touch(mode=FILE_MODE)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._db.executescript(_SCHEMA)
+
+    def load_position(self, reader: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT position FROM checkpoint WHERE reader = ?", (reader,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def get(self, keys: Iterable[str]) -> dict[str, EntityState]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(
+            f"SELECT key, state, data FROM entities WHERE key IN ({marks})",  # noqa: S608
+            keys,
+        )
+        return {k: EntityState(s, MappingProxyType(json.loads(d))) for k, s, d in rows}
+
+    def command(self, command_id: str) -> CommandEntry | None:
+        row = self._db.execute(
+            "SELECT command, status, info FROM commands WHERE id = ?", (command_id,)
+        ).fetchone()
+        return CommandEntry(command_id, row[0], row[1], json.loads(row[2])) if row else None
+
+    def commands_with_status(self, status: str) -> list[CommandEntry]:
+        rows = self._db.execute(
+            "SELECT id, command, status, info FROM commands WHERE status = ?", (status,)
+        )
+        return [CommandEntry(i, c, s, json.loads(info)) for i, c, s, info in rows]
+
+    def commit(
+        self,
+        reader: str,
+        position: Mapping[str, Any],
+        updates: Mapping[str, EntityState],
+        final_states: frozenset[str],
+        commands: Iterable[CommandEntry] = (),
+        counters: Mapping[str, int] | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Atomically record the new position, entity states, command entries and counters."""
+        now = time.time() if now is None else now
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?, ?)",
+                [
+                    (k, s.state, json.dumps(dict(s.data)), int(s.state in final_states), now)
+                    for k, s in updates.items()
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO commands VALUES (?, ?, ?, ?, ?)",
+                [(c.id, c.command, c.status, json.dumps(dict(c.info)), now) for c in commands],
+            )
+            for name, delta in (counters or {}).items():
+                db.execute(
+                    "INSERT INTO counters VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                    (name, delta),
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO checkpoint VALUES (?, ?, ?)",
+                (reader, json.dumps(dict(position)), now),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def prune(self, older_than: float) -> int:
+        """Forget finished entities and settled command ids last touched before `older_than`."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            n = db.execute(
+                "DELETE FROM entities WHERE final = 1 AND updated_at < ?", (older_than,)
+            ).rowcount
+            db.execute(
+                "DELETE FROM commands WHERE status != 'started' AND updated_at < ?", (older_than,)
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return n
+
+    def states_count(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT state, COUNT(*) FROM entities GROUP BY state")
+        return dict(rows.fetchall())
+
+    def entities(self) -> dict[str, EntityState]:
+        rows = self._db.execute("SELECT key, state, data FROM entities")
+        return {k: EntityState(s, MappingProxyType(json.loads(d))) for k, s, d in rows}
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+
+    def command_ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT id FROM commands")}
+
+    def close(self) -> None:
+        self._db.close()

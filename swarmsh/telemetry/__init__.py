@@ -1,0 +1,177 @@
+"""One telemetry setup for every swarmsh process: tracer, meter, instruments, bus and OTLP."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
+
+from swarmsh import __version__
+from swarmsh.config import ENV_CONSOLE, env_flag
+from swarmsh.telemetry.bus import BusSpanExporter, BusSpanProcessor
+from swarmsh.telemetry.sampling import sampler_from_env
+
+_log = logging.getLogger(__name__)
+
+INSTRUMENTATION_NAME = "swarmsh"
+
+
+@dataclass
+class Instruments:
+    """The four swarm metrics of the contract, plus the follower's malformed-line counter."""
+
+    spans_total: Any
+    commands_total: Any
+    loop_duration: Any
+    transitions: Any
+    malformed: Any
+
+    @classmethod
+    def create(cls, meter: Any) -> Instruments:
+        return cls(
+            spans_total=meter.create_counter(
+                "swarm.spans.total", unit="{span}", description="Spans emitted, by span name"
+            ),
+            commands_total=meter.create_counter(
+                "swarm.commands.total", unit="{command}", description="Commands, by outcome"
+            ),
+            loop_duration=meter.create_histogram(
+                "swarm.loop.duration",
+                unit="ms",
+                description="Source span end to the command's span end",
+            ),
+            transitions=meter.create_counter(
+                "swarm.agent.transitions", unit="{transition}", description="Agent transitions"
+            ),
+            malformed=meter.create_counter(
+                "swarm.bus.malformed", unit="{line}", description="Lines dead-lettered by a reader"
+            ),
+        )
+
+
+@dataclass
+class Telemetry:
+    """What a process needs to emit spans and metrics, and to flush and stop them."""
+
+    service_name: str
+    tracer_provider: TracerProvider
+    tracer: Tracer
+    bus: BusSpanProcessor
+    instruments: Instruments
+    meter_provider: Any = None  # an SDK MeterProvider when OTLP is on
+    otlp: bool = False
+    shutdown_timeout: float = 5.0
+    _stopped: bool = field(default=False, repr=False)
+
+    def flush_bus(self, *, keep_on_error: bool = True) -> None:
+        """Make every ended span durable on the bus; raises `BusWriteError` if it cannot."""
+        self.bus.flush(keep_on_error=keep_on_error)
+
+    def shutdown(self) -> None:
+        """Flush the bus, then OTLP within `shutdown_timeout`; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.bus.force_flush()
+
+        def stop_exporters() -> None:
+            self.tracer_provider.shutdown()
+            if self.meter_provider is not None:
+                self.meter_provider.shutdown(timeout_millis=self.shutdown_timeout * 1000)
+
+        if not self.otlp:
+            stop_exporters()
+            return
+        # A slow or unreachable collector must not hold the process up beyond the bound.
+        worker = threading.Thread(target=stop_exporters, name="otlp-shutdown", daemon=True)
+        worker.start()
+        worker.join(self.shutdown_timeout)
+        if worker.is_alive():
+            _log.warning("OTLP export did not finish within %.1fs; dropped", self.shutdown_timeout)
+
+
+def _resource(default_service: str) -> Resource:
+    attributes: dict[str, Any] = {SERVICE_VERSION: __version__}
+    configured = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+        "OTEL_RESOURCE_ATTRIBUTES", ""
+    )
+    if not configured:
+        attributes[SERVICE_NAME] = default_service
+    return Resource.create(attributes)
+
+
+def setup_telemetry(
+    service_name: str,
+    bus_path: Path,
+    *,
+    console: bool | None = None,
+    otlp: bool | None = None,
+    otlp_timeout: float | None = None,
+    shutdown_timeout: float = 5.0,
+    fsync: str | None = None,
+    immediate_bus: bool = False,
+) -> Telemetry:
+    """Build the tracer and meter providers for one process.
+
+    `console` and `otlp` follow argument > environment > default: console from
+    SWARMSH_CONSOLE (off), OTLP on when an OTLP endpoint variable is set.
+    `otlp_timeout` bounds each OTLP export (short for the CLI).
+    """
+    from swarmsh.telemetry import otlp as otlp_config
+
+    if console is None:
+        console = env_flag(ENV_CONSOLE)
+    if otlp is None:
+        otlp = otlp_config.endpoint_configured()
+    resource = _resource(service_name)
+    provider = TracerProvider(resource=resource, sampler=sampler_from_env())
+    bus = BusSpanProcessor(BusSpanExporter(bus_path, fsync=fsync), immediate=immediate_bus)
+    provider.add_span_processor(bus)
+    if console:
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+        from swarmsh.bus.records import dumps_line
+        from swarmsh.telemetry.encoding import span_to_record
+
+        provider.add_span_processor(
+            SimpleSpanProcessor(
+                ConsoleSpanExporter(
+                    out=sys.stdout,
+                    formatter=lambda span: dumps_line(span_to_record(span)).decode(),
+                )
+            )
+        )
+    meter_provider = None
+    if otlp:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider.add_span_processor(
+            BatchSpanProcessor(otlp_config.span_exporter(otlp_timeout))  # sampled spans only
+        )
+        reader = PeriodicExportingMetricReader(otlp_config.metric_exporter(otlp_timeout))
+        meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+        meter = meter_provider.get_meter(INSTRUMENTATION_NAME, __version__)
+    else:
+        from opentelemetry.metrics import NoOpMeter
+
+        meter = NoOpMeter(INSTRUMENTATION_NAME)
+    return Telemetry(
+        service_name=service_name,
+        tracer_provider=provider,
+        tracer=provider.get_tracer(INSTRUMENTATION_NAME, __version__),
+        bus=bus,
+        instruments=Instruments.create(meter),
+        meter_provider=meter_provider,
+        otlp=otlp,
+        shutdown_timeout=shutdown_timeout,
+    )

@@ -1,0 +1,49 @@
+"""Turns an SDK span into the bus record of DESIGN.md ("Span record")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+_NS = 1e9
+
+
+def _attrs(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    # Sequences stay sequences (tuples serialise as JSON arrays); scalars as they are.
+    return dict(attributes) if attributes else {}
+
+
+def span_to_record(span: ReadableSpan) -> dict[str, Any]:
+    ctx = span.get_span_context()
+    parent = span.parent
+    start = span.start_time or 0
+    end = span.end_time or start
+    status = span.status
+    return {
+        "name": span.name,
+        "trace_id": format(ctx.trace_id, "032x"),
+        "span_id": format(ctx.span_id, "016x"),
+        "parent_span_id": format(parent.span_id, "016x") if parent else None,
+        "kind": span.kind.name,
+        "timestamp": start / _NS,
+        "duration_ms": round((end - start) / 1e6, 3),
+        "status": status.status_code.name,
+        "status_message": status.description,
+        "sampled": ctx.trace_flags.sampled,
+        "attributes": _attrs(span.attributes),
+        "events": [
+            {"name": e.name, "timestamp": e.timestamp / _NS, "attributes": _attrs(e.attributes)}
+            for e in span.events
+        ],
+        "links": [
+            {
+                "trace_id": format(link.context.trace_id, "032x"),
+                "span_id": format(link.context.span_id, "016x"),
+                "attributes": _attrs(link.attributes),
+            }
+            for link in span.links
+        ],
+        "resource": _attrs(span.resource.attributes),
+    }

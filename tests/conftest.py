@@ -1,0 +1,44 @@
+"""Shared fixtures: an isolated SWARMSH_HOME, a clean OTel environment, bus readers."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+OTEL_VARS = [name for name in os.environ if name.startswith("OTEL_")] + [
+    "SWARMSH_HOME",
+    "SWARMSH_CONSOLE",
+    "SWARMSH_FSYNC",
+    "SWARMSH_FAILPOINTS",
+]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may see the developer's OTLP endpoint, home or failpoints."""
+    for name in OTEL_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SWARMSH_FSYNC", "never")  # tests check content, not power-loss safety
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "home"
+    monkeypatch.setenv("SWARMSH_HOME", str(path))
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def bus(home: Path):  # type: ignore[no-untyped-def]
+    """A callable returning the bus records written so far."""
+    return lambda: read_jsonl(home / "spans.jsonl")
