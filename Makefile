@@ -13,10 +13,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# Byte-compile the package so CLI start-up never pays for compiling (PYTHONDONTWRITEBYTECODE
+# may be set in the environment, which would otherwise make every run compile from source).
+.PHONY: bytecode
+bytecode: $(STAMP)
+	$(PY) -m compileall -q swarmsh
+
+run: bytecode
 	$(VENV)/bin/swarmsh demo
 
-test: $(STAMP)
+test: bytecode
 	$(PY) -m ruff check swarmsh tests benchmarks
 	$(PY) -m ruff format --check swarmsh tests benchmarks
 	$(PY) -m mypy swarmsh/agents swarmsh/bus swarmsh/semconv

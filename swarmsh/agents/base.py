@@ -17,7 +17,7 @@ class EntityState:
     """One entity's state name plus the facts a later rule needs (e.g. a motion's team)."""
 
     state: str
-    data: Mapping[str, Any] = _EMPTY
+    data: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
     def with_state(self, state: str, **data: Any) -> EntityState:
         return EntityState(state, MappingProxyType({**self.data, **data}))
@@ -44,7 +44,7 @@ class Outcome:
 
     from_state: str
     to_state: str
-    updates: Mapping[str, EntityState] = _EMPTY
+    updates: Mapping[str, EntityState] = field(default_factory=lambda: _EMPTY)
     commands: tuple[CommandRequest, ...] = ()
     rejected: str | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from swarmsh.errors import MalformedRecord
 
 _HEX = frozenset("0123456789abcdef")
 _EMPTY: dict[str, Any] = {}
+_TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 def _is_hex_id(value: object, length: int) -> bool:
@@ -175,6 +177,8 @@ class NextCommand:
         for key in ("id", "command", "agent", "traceparent"):
             if not isinstance(raw.get(key), str) or not raw[key]:
                 raise MalformedRecord(f"field {key!r} missing or not a non-empty string")
+        if not _TRACEPARENT.fullmatch(raw["traceparent"]):
+            raise MalformedRecord("field 'traceparent' is not a W3C traceparent (00-trace-span-flags)")
         if not isinstance(raw.get("args"), dict):
             raise MalformedRecord("field 'args' missing or not an object")
         depth = raw.get("depth")

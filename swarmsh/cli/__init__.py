@@ -19,6 +19,12 @@ SUBCOMMANDS: dict[str, str] = {
     "scrum": "swarmsh.cli.scrum:scrum",
     "lean": "swarmsh.cli.lean:lean",
     "semconv": "swarmsh.cli.semconv:semconv",
+    "up": "swarmsh.cli.swarm:up",
+    "down": "swarmsh.cli.swarm:down",
+    "demo": "swarmsh.cli.demo:demo",
+    "tail": "swarmsh.cli.tail:tail",
+    "trace": "swarmsh.cli.trace:trace",
+    "status": "swarmsh.cli.status:status",
 }
 
 

@@ -41,8 +41,9 @@ class CliState:
     command_id: str | None = None  # set when the executor runs the command
     depth: int | None = None  # the command's loop depth, likewise
     last_span_end: float | None = None  # epoch seconds; the executor's loop-duration metric
+    last_trace_id: str | None = None  # the trace the last command started (demo follows it)
     _telemetry: Telemetry | None = field(default=None, repr=False)
-    _owns_telemetry: bool = True
+    owns_telemetry: bool = True
 
     @classmethod
     def for_executor(
@@ -50,7 +51,7 @@ class CliState:
     ) -> CliState:
         """Run under the executor's telemetry; it flushes our span with its own, in one write."""
         return cls(
-            home=home, command_id=command_id, depth=depth, _telemetry=telemetry, _owns_telemetry=False
+            home=home, command_id=command_id, depth=depth, _telemetry=telemetry, owns_telemetry=False
         )
 
     @property
@@ -76,7 +77,7 @@ class CliState:
         return self._telemetry
 
     def shutdown(self) -> None:
-        if self._owns_telemetry and self._telemetry is not None:
+        if self.owns_telemetry and self._telemetry is not None:
             self._telemetry.shutdown()
 
 
@@ -115,7 +116,8 @@ def command_span(
         span.set_status(Status(StatusCode.OK))
     telemetry.instruments.spans_total.add(1, {attr.SWARM_SPAN_NAME: name, attr.SWARM_AGENT: group})
     state.last_span_end = (span.end_time or 0) / 1e9  # type: ignore[attr-defined]
-    if not state._owns_telemetry:
+    state.last_trace_id = trace_id_of(span)
+    if not state.owns_telemetry:
         return  # the executor writes this span together with its own execute span
     try:
         telemetry.flush_bus(keep_on_error=False)

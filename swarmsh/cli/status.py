@@ -1,0 +1,165 @@
+"""`swarmsh status`: supervisor states plus each reader's lag, counters and entities."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from swarmsh.cli.context import CliState
+from swarmsh.errors import EXIT_UNHEALTHY
+
+AGENTS = ("roberts", "scrum", "lean")
+DEFAULT_MAX_LAG = 1000
+
+
+def _count_lines(path: Path, start: int, end: int, chunk: int = 1 << 20) -> int:
+    """Newlines between byte `start` and `end` (what a reader still has to read)."""
+    count = 0
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        left = end - start
+        while left > 0:
+            block = handle.read(min(chunk, left))
+            if not block:
+                break
+            count += block.count(b"\n")
+            left -= len(block)
+    return count
+
+
+def reader_status(db: Path, reader: str, followed: Path, now: float) -> dict[str, Any]:
+    """What a daemon's state store says: checkpoint, lag behind `followed`, counters, entities."""
+    out: dict[str, Any] = {"checkpoint": None, "lag_bytes": None, "lag_lines": None}
+    if not db.exists():
+        out["error"] = "no state yet (never started?)"
+        return out
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute("SELECT position, updated_at FROM checkpoint WHERE reader = ?", (reader,)).fetchone()
+        counters = dict(conn.execute("SELECT name, value FROM counters").fetchall())
+        states = dict(conn.execute("SELECT state, COUNT(*) FROM entities GROUP BY state").fetchall())
+    except sqlite3.Error as exc:
+        out["error"] = f"cannot read {db}: {exc}"
+        return out
+    finally:
+        conn.close()
+    out.update(counters=counters, entities=states)
+    if row is None:
+        return out
+    position = json.loads(row[0])
+    offset = int(position.get("offset", 0))
+    out["checkpoint"] = offset
+    out["last_commit_age_s"] = round(now - float(row[1]), 3)
+    try:
+        st = os.stat(followed)
+    except FileNotFoundError:
+        out["lag_bytes"] = out["lag_lines"] = 0
+        return out
+    same_file = position.get("ino") == st.st_ino and position.get("dev") == st.st_dev
+    start = offset if same_file and offset <= st.st_size else 0  # rotated or truncated: all of it
+    out["lag_bytes"] = st.st_size - start
+    out["lag_lines"] = _count_lines(followed, start, st.st_size)
+    return out
+
+
+def _dead_letters(directory: Path) -> dict[str, int]:
+    if not directory.is_dir():
+        return {}
+    return {p.stem: _count_lines(p, 0, p.stat().st_size) for p in sorted(directory.glob("*.jsonl"))}
+
+
+def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
+    from swarmsh.supervisor import SupervisorClient, SupervisorError, find_config
+
+    paths = state.paths
+    now = time.time()
+    report: dict[str, Any] = {"home": str(paths.home), "processes": {}, "supervisor": None}
+    try:
+        client = SupervisorClient(find_config(config))
+        report["supervisor"] = str(client.socket)
+        for p in client.processes():
+            report["processes"][p.name] = {
+                "state": p.state, "pid": p.pid, "uptime_s": round(p.uptime, 1), "description": p.description,
+            }
+    except SupervisorError as exc:
+        report["supervisor_error"] = str(exc)
+    for agent in AGENTS:
+        report.setdefault("agents", {})[agent] = reader_status(paths.state / f"{agent}.db", agent, paths.bus, now)
+    report["executor"] = reader_status(paths.state / "executor.db", "executor", paths.queue, now)
+    report["bus"] = {
+        "path": str(paths.bus),
+        "bytes": paths.bus.stat().st_size if paths.bus.exists() else 0,
+        "queue_bytes": paths.queue.stat().st_size if paths.queue.exists() else 0,
+    }
+    report["dead_letters"] = _dead_letters(paths.deadletter)
+    return report
+
+
+def problems_of(report: dict[str, Any], max_lag: int) -> list[str]:
+    problems = []
+    if "supervisor_error" in report:
+        problems.append(report["supervisor_error"])
+    for name, info in report["processes"].items():
+        if info["state"] != "RUNNING":
+            problems.append(f"{name} is {info['state']}")
+    readers = {**report.get("agents", {}), "executor": report["executor"]}
+    for name, info in readers.items():
+        lag = info.get("lag_lines")
+        if lag is not None and lag > max_lag:
+            problems.append(f"{name} lags {lag} lines behind (more than {max_lag})")
+    return problems
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--max-lag", type=click.IntRange(min=0), default=DEFAULT_MAX_LAG, show_default=True,
+              envvar="SWARMSH_MAX_LAG", help="Lines an agent may lag before it counts as unhealthy.")
+@click.option("--config", type=click.Path(dir_okay=False, exists=True), help="supervisord.conf.")
+@click.pass_obj
+def status(state: CliState, as_json: bool, max_lag: int, config: str | None) -> None:
+    """Health of the swarm; exits 5 when a process is not RUNNING or an agent lags."""
+    report = collect_status(state, config)
+    problems = problems_of(report, max_lag)
+    report["healthy"] = not problems
+    report["problems"] = problems
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        _print(report)
+    if problems:
+        raise SystemExit(EXIT_UNHEALTHY)
+
+
+def _print(report: dict[str, Any]) -> None:
+    click.echo(f"home {report['home']}")
+    if "supervisor_error" in report:
+        click.echo(click.style(f"supervisor: {report['supervisor_error']}", fg="red"))
+    for name, p in report["processes"].items():
+        colour = "green" if p["state"] == "RUNNING" else "red"
+        click.echo(f"  {name:<9} {click.style(p['state'], fg=colour):<8} pid {p['pid']:<7} up {p['uptime_s']:>8.0f}s")
+    click.echo("readers:")
+    for name, info in {**report["agents"], "executor": report["executor"]}.items():
+        if info.get("error"):
+            click.echo(f"  {name:<9} {info['error']}")
+            continue
+        age = info.get("last_commit_age_s")
+        click.echo(
+            f"  {name:<9} offset {info['checkpoint']}  lag {info['lag_lines']} lines / {info['lag_bytes']} B"
+            f"  last commit {'-' if age is None else f'{age:.0f}s ago'}"
+        )
+        if info.get("entities"):
+            click.echo("            entities " + ", ".join(f"{k}={v}" for k, v in sorted(info["entities"].items())))
+        if info.get("counters"):
+            click.echo("            counters " + ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items())))
+    bus = report["bus"]
+    click.echo(f"bus {bus['path']}  {bus['bytes']} B   queue {bus['queue_bytes']} B")
+    dead = report["dead_letters"]
+    click.echo("dead letters: " + (", ".join(f"{k}={v}" for k, v in dead.items()) or "none"))
+    for problem in report["problems"]:
+        click.echo(click.style(f"UNHEALTHY: {problem}", fg="red"))

@@ -1,0 +1,103 @@
+"""`swarmsh tail`: the bus as one readable line per span, optionally followed live."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+import click
+
+from swarmsh.bus.records import SpanRecord
+from swarmsh.cli.context import CliState
+
+_STATUS_COLOURS = {"ERROR": "red", "OK": "green"}
+
+
+def make_filter(
+    agent: str | None, name: str | None, trace_id: str | None, status: str | None
+) -> Callable[[SpanRecord], bool]:
+    def keep(r: SpanRecord) -> bool:
+        if agent and r.attributes.get("swarm.agent") != agent and r.service != f"swarmsh-{agent}":
+            return False
+        if name and not r.name.startswith(name):
+            return False
+        if trace_id and r.trace_id != trace_id:
+            return False
+        return not (status and r.status != status.upper())
+
+    return keep
+
+
+def format_line(r: SpanRecord) -> str:
+    from swarmsh.tracetree import service_label, summary
+
+    stamp = time.strftime("%H:%M:%S", time.localtime(r.timestamp)) + f".{int(r.timestamp % 1 * 1000):03d}"
+    status = click.style(r.status, fg=_STATUS_COLOURS.get(r.status))
+    name = click.style(r.name, bold=True)
+    text = f"{stamp}  {service_label(r):<9} {name}  {summary(r)}  {status}"
+    if r.status == "ERROR" and r.status_message:
+        text += f" ({r.status_message})"
+    return f"{text}  trace={r.trace_id[:8]}"
+
+
+@click.command("tail")
+@click.option("-f", "--follow", is_flag=True, help="Keep following the bus, across rotations.")
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=10, show_default=True,
+              help="How many of the newest matching spans to show first.")
+@click.option("--agent", help="Only spans of this agent or CLI group (roberts, scrum, lean, executor).")
+@click.option("--name", help="Only spans whose name starts with this prefix.")
+@click.option("--trace", "trace_id", help="Only spans of this trace.")
+@click.option("--status", type=click.Choice(["error", "ok", "unset"], case_sensitive=False))
+@click.option("--json", "as_json", is_flag=True, help="Raw records, one per line (for jq).")
+@click.pass_obj
+def tail(
+    state: CliState,
+    follow: bool,
+    lines: int,
+    agent: str | None,
+    name: str | None,
+    trace_id: str | None,
+    status: str | None,
+    as_json: bool,
+) -> None:
+    """Show the newest spans on the bus; with -f, keep showing them as they arrive."""
+    from swarmsh.bus.follower import Follower
+    from swarmsh.bus.records import dumps_line
+    from swarmsh.tracetree import iter_lines_reverse
+
+    bus = state.paths.bus
+    keep = make_filter(agent, name, trace_id, status)
+
+    def show(record: SpanRecord) -> None:
+        if as_json:
+            click.echo(dumps_line(record.to_dict()).decode(), nl=False)
+        else:
+            click.echo(format_line(record))
+
+    # Start following where the backlog ends, so nothing falls between the two.
+    follower = Follower(bus, reader="tail", parse=SpanRecord.from_json, deadletter=None, start="end") if follow else None
+    backlog: deque[SpanRecord] = deque()
+    if lines and bus.exists():
+        for line in iter_lines_reverse(bus):
+            try:
+                record = SpanRecord.from_json(line)
+            except Exception:  # noqa: BLE001 - a malformed line is not ours to report here
+                continue
+            if keep(record):
+                backlog.appendleft(record)
+                if len(backlog) >= lines:
+                    break
+    for record in backlog:
+        show(record)
+    if follower is None:
+        return
+    try:
+        while True:
+            for record, _position in follower.poll(1.0) or ():
+                if keep(record):
+                    show(record)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        follower.close()

@@ -1,0 +1,48 @@
+"""`swarmsh trace`: one trace as a tree across processes."""
+
+from __future__ import annotations
+
+import click
+
+from swarmsh.cli.context import CliState
+
+
+@click.command("trace")
+@click.argument("trace_id", required=False)
+@click.option("--last", is_flag=True, help="The trace of the newest span (see --name).")
+@click.option("--name", "name_prefix", help="With --last: newest span whose name starts so.")
+@click.option("--json", "as_json", is_flag=True, help="Print the trace's records as JSONL.")
+@click.pass_obj
+def trace(state: CliState, trace_id: str | None, last: bool, name_prefix: str | None, as_json: bool) -> None:
+    """Show TRACE_ID (or --last) as a tree: service, span, duration, status, key attributes.
+
+    Spans whose parent is not on the bus are shown as orphans, not hidden.
+    """
+    from swarmsh.bus.records import dumps_line
+    from swarmsh.tracetree import build, collect, last_trace_id, render
+
+    bus = state.paths.bus
+    if (trace_id is None) == (not last):
+        raise click.UsageError("give either TRACE_ID or --last")
+    if name_prefix and not last:
+        raise click.UsageError("--name goes with --last")
+    if not bus.exists():
+        raise click.ClickException(f"no bus at {bus}")
+    if last:
+        trace_id = last_trace_id(bus, name_prefix)
+        if trace_id is None:
+            raise click.ClickException("no matching span on the bus")
+    assert trace_id is not None
+    trace_id = trace_id.lower()
+    if len(trace_id) != 32 or any(c not in "0123456789abcdef" for c in trace_id):
+        raise click.UsageError(f"{trace_id!r} is not a trace id (32 hex digits)")
+    spans = collect(bus, trace_id)
+    if not spans:
+        raise click.ClickException(f"trace {trace_id} is not on the bus")
+    if as_json:
+        for span in sorted(spans, key=lambda s: s.timestamp):
+            click.echo(dumps_line(span.to_dict()).decode(), nl=False)
+        return
+    click.echo(f"trace {trace_id}  ({len(spans)} spans)")
+    for line in render(build(spans)):
+        click.echo(line)
