@@ -88,8 +88,8 @@ class StateStore:
         self,
         reader: str,
         position: Mapping[str, Any],
-        updates: Mapping[str, EntityState],
-        final_states: frozenset[str],
+        updates: Mapping[str, EntityState] | None = None,
+        final_states: frozenset[str] = frozenset(),
         commands: Iterable[CommandEntry] = (),
         counters: Mapping[str, int] | None = None,
         now: float | None = None,
@@ -103,7 +103,7 @@ class StateStore:
                 "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?, ?)",
                 [
                     (k, s.state, json.dumps(dict(s.data)), int(s.state in final_states), now)
-                    for k, s in updates.items()
+                    for k, s in (updates or {}).items()
                 ],
             )
             db.executemany(

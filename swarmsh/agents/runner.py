@@ -100,6 +100,7 @@ class AgentRunner:
             on_malformed=self._count_malformed,
         )
         self._last_prune = 0.0
+        self._committed = self.follower.position
 
     def _count_malformed(self, reason: str) -> None:
         self.telemetry.instruments.malformed.add(1, {attr.SWARM_BUS_READER: self.reader})
@@ -188,8 +189,7 @@ class AgentRunner:
                 self.follower.dead_letter(record, _position, str(exc))
                 self._count_malformed(str(exc))
                 batch.counters["malformed"] += 1
-        position = items[-1][1]
-        return self._make_durable(batch, position, stop)
+        return self._make_durable(batch, self.follower.position, stop)
 
     def _make_durable(self, batch: _Batch, position: Position, stop: threading.Event) -> bool:
         delay = 0.1
@@ -208,6 +208,7 @@ class AgentRunner:
                     [CommandEntry(c.id, c.command, "emitted") for c in batch.commands],
                     counters=batch.counters,
                 )
+                self._committed = position
                 return True
             except (BusWriteError, OSError) as exc:
                 _log.error("cannot make the batch durable (%s); retrying in %.1fs", exc, delay)
@@ -230,6 +231,9 @@ class AgentRunner:
             if items:
                 if not self.process(items, stop):
                     break
+            elif self.follower.position != self._committed:
+                # only lines for other agents went by: remember that we are past them
+                self._make_durable(_Batch({}, [], Counter()), self.follower.position, stop)
             else:
                 self.prune(time.time())
 

@@ -234,10 +234,17 @@ class Executor:
         while not stop.is_set():
             items = self.follower.poll(POLL_TIMEOUT_S)
             for command, position in items or ():
-                if not self.handle(command, position, stop):
-                    return
-            if items:
-                self._commit(items[-1][1], None)  # covers lines the follower skipped
+                try:
+                    if not self.handle(command, position, stop):
+                        return
+                except Exception as exc:  # a bug must not kill the loop; the command is parked
+                    _log.exception("internal error on command %s", command.id)
+                    self.deadletter.write_record(
+                        {"reason": f"internal error: {exc!r}", "command": command.to_dict()}
+                    )
+                    self._settle(command, position, DEADLETTERED, {"error": repr(exc)}, deadlettered=1)
+            if self.follower.position != self._committed:
+                self._commit(self.follower.position, None)  # also covers skipped lines
 
     def close(self) -> None:
         self.follower.close()
