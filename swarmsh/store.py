@@ -158,3 +158,9 @@ class StateStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

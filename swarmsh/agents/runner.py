@@ -34,6 +34,9 @@ DEFAULT_RETENTION_S = 7 * 24 * 3600.0
 POLL_TIMEOUT_S = 1.0
 RETRY_MAX_S = 5.0
 ITERATION_SPAN = "swarm.loop.iteration"
+# Every span name the registry defines: an agent ignores the known ones it has no rule for
+# and dead-letters names under its prefix that nobody defines.
+KNOWN_SPANS = frozenset(v for k, v in vars(attr).items() if k.startswith("SPAN_"))
 
 
 def command_id(agent: str, source_span_id: str, rule: str) -> str:
@@ -101,6 +104,10 @@ class AgentRunner:
         )
         self._last_prune = 0.0
         self._committed = self.follower.position
+        if saved is None or start != "checkpoint":
+            # Remember where we began at once: a crash before the first batch's commit
+            # must resume here, not at whatever the bus's end is by then.
+            self.store.commit(self.reader, self._committed.to_dict())
 
     def _count_malformed(self, reason: str) -> None:
         self.telemetry.instruments.malformed.add(1, {attr.SWARM_BUS_READER: self.reader})
@@ -112,6 +119,8 @@ class AgentRunner:
         trigger = record.name[len(agent.prefix) :]
         model_type = agent.models.get(trigger)
         if model_type is None:
+            if record.name in KNOWN_SPANS:
+                return  # a real span this agent has no rule for
             raise MalformedRecord(f"unknown span name {record.name!r} for agent {agent.name}")
         try:
             model = model_type.model_validate(record.attributes)

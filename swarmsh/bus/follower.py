@@ -129,6 +129,8 @@ class Follower(Generic[T]):
 
     def _open(self, start: Position | str) -> None:
         fd = self._open_path()
+        if isinstance(start, Position) and start.identity.ino == 0:
+            start = "beginning"  # checkpointed before the file existed: all of it is new
         if isinstance(start, Position):
             if fd is not None and start.identity.matches(fd):
                 self._set_file(fd, min(start.offset, os.fstat(fd).st_size))

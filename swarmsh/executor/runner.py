@@ -85,6 +85,8 @@ class Executor:
             on_malformed=self._count_malformed,
         )
         self._committed: Position = self.follower.position
+        if saved is None or start != "checkpoint":
+            self._commit(self._committed, None)  # a crash before the first command resumes here
 
     def _count_malformed(self, reason: str) -> None:
         self.telemetry.instruments.malformed.add(1, {attr.SWARM_BUS_READER: READER})
