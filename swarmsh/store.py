@@ -111,6 +111,8 @@ class StateStore:
                 [(c.id, c.command, c.status, json.dumps(dict(c.info)), now) for c in commands],
             )
             for name, delta in (counters or {}).items():
+                if not delta:
+                    continue
                 db.execute(
                     "INSERT INTO counters VALUES (?, ?) "
                     "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",

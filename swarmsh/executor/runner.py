@@ -135,7 +135,9 @@ class Executor:
         for attempt in range(1, self.max_attempts + 1):
             outcome, error = self._run_once(command, argv, attempt)
             if outcome == EXECUTED:
-                self._settle(command, position, EXECUTED, {"attempts": attempt}, executed=1)
+                self._settle(
+                    command, position, EXECUTED, {"attempts": attempt}, executed=1, failed=attempt - 1
+                )
                 return True
             if outcome == REFUSED:
                 self._reject(command, position, error, span=False)
@@ -146,7 +148,9 @@ class Executor:
         self.deadletter.write_record(
             {"reason": f"failed {self.max_attempts} times: {error}", "command": command.to_dict()}
         )
-        self._settle(command, position, DEADLETTERED, {"error": error}, deadlettered=1)
+        self._settle(
+            command, position, DEADLETTERED, {"error": error}, deadlettered=1, failed=self.max_attempts
+        )
         self._count(command, DEADLETTERED)
         return True
 
