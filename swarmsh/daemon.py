@@ -68,7 +68,9 @@ def install_stop_handlers(stop: threading.Event, wake: Callable[[], None]) -> No
     def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             os._exit(EXIT_FAILURE)
-        _log.info("received %s: finishing the batch in hand, then stopping", signal.Signals(signum).name)
+        _log.info(
+            "received %s: finishing the batch in hand, then stopping", signal.Signals(signum).name
+        )
         stop.set()
         wake()
 

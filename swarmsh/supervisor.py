@@ -30,9 +30,7 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate).absolute()
-    raise SupervisorError(
-        "no supervisord.conf found: pass --config or set SWARMSH_SUPERVISOR_CONF"
-    )
+    raise SupervisorError("no supervisord.conf found: pass --config or set SWARMSH_SUPERVISOR_CONF")
 
 
 def socket_path(config: Path) -> Path:

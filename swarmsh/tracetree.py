@@ -119,7 +119,9 @@ def summary(span: SpanRecord) -> str:
     }
     parts = [f"{short}={a[key]}" for key, short in keys.items() if key in a]
     if "roberts.result" in a:
-        parts.append(f"result={a['roberts.result']} {a.get('roberts.votes.yes')}-{a.get('roberts.votes.no')}")
+        parts.append(
+            f"result={a['roberts.result']} {a.get('roberts.votes.yes')}-{a.get('roberts.votes.no')}"
+        )
     return " ".join(parts)
 
 

@@ -1,1 +1,1 @@
-"""Agents: pure reaction rules per agent (roberts, scrum, lean) and the one runner that does their I/O."""
+"""Agents: pure reaction rules per agent (roberts, scrum, lean) and the one runner doing I/O."""

@@ -38,10 +38,14 @@ def _motion(states: Mapping[str, EntityState], motion: str) -> EntityState:
     return states.get(motion_key(motion)) or EntityState(IDLE)
 
 
-def call_to_order(span: m.SwarmshRobertsCallToOrderAttributes, states: States, settings: Settings) -> Outcome:
+def call_to_order(
+    span: m.SwarmshRobertsCallToOrderAttributes, states: States, settings: Settings
+) -> Outcome:
     meeting = _meeting(states, span.roberts_meeting_id)
     if meeting.state == IN_SESSION:
-        return Outcome.reject(IN_SESSION, f"meeting {span.roberts_meeting_id} is already in session")
+        return Outcome.reject(
+            IN_SESSION, f"meeting {span.roberts_meeting_id} is already in session"
+        )
     key = meeting_key(span.roberts_meeting_id)
     return Outcome(meeting.state, IN_SESSION, {key: meeting.with_state(IN_SESSION)})
 
@@ -54,7 +58,9 @@ def adjourn(span: m.SwarmshRobertsAdjournAttributes, states: States, settings: S
     return Outcome(IN_SESSION, NOT_IN_SESSION, {key: meeting.with_state(NOT_IN_SESSION)})
 
 
-def open_motion(span: m.SwarmshRobertsOpenAttributes, states: States, settings: Settings) -> Outcome:
+def open_motion(
+    span: m.SwarmshRobertsOpenAttributes, states: States, settings: Settings
+) -> Outcome:
     motion = _motion(states, span.roberts_motion_id)
     if motion.state != IDLE:
         return Outcome.reject(

@@ -16,7 +16,6 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCod
 from pydantic import ValidationError
 
 from swarmsh.agents.base import Agent, EntityState, Outcome, Settings
-from swarmsh.store import CommandEntry, StateStore
 from swarmsh.bus.deadletter import DeadLetterWriter
 from swarmsh.bus.follower import Follower, name_prefix_filter
 from swarmsh.bus.position import Position
@@ -25,6 +24,7 @@ from swarmsh.bus.writer import JsonlWriter
 from swarmsh.config import ENV_DEFECT_THRESHOLD, Paths, env_float
 from swarmsh.errors import BusWriteError, MalformedRecord, SwarmshError
 from swarmsh.semconv._generated import attributes as attr
+from swarmsh.store import CommandEntry, StateStore
 from swarmsh.telemetry import Telemetry
 
 _log = logging.getLogger(__name__)
@@ -277,7 +277,9 @@ def main(agent: Agent) -> None:
             settings = Settings(defect_threshold=env_float(ENV_DEFECT_THRESHOLD, 3.0, minimum=0))
             retention = env_float(ENV_RETENTION, DEFAULT_RETENTION_S, minimum=0)
             lock = InstanceLock(paths.state, agent.name).acquire()
-            telemetry = setup_telemetry(f"swarmsh-{agent.name}", paths.bus, console=console, otlp=otlp)
+            telemetry = setup_telemetry(
+                f"swarmsh-{agent.name}", paths.bus, console=console, otlp=otlp
+            )
         except SwarmshError as exc:
             click.echo(f"swarmsh-{agent.name}: {exc}", err=True)
             raise SystemExit(exc.exit_code) from None

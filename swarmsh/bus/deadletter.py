@@ -48,4 +48,6 @@ class DeadLetterWriter:
             message = str(exc)
             if message not in self._logged:
                 self._logged.add(message)
-                _log.error("cannot write dead letter (%s); later identical errors are not logged", message)
+                _log.error(
+                    "cannot write dead letter (%s); later identical errors are not logged", message
+                )

@@ -137,14 +137,17 @@ class Follower(Generic[T]):
                 return
             rotated = self._find_rotated(start.identity)
             if rotated is not None:
-                _log.info("%s: draining rotated %s from offset %d", self.reader, rotated[1], start.offset)
+                _log.info(
+                    "%s: draining rotated %s from offset %d", self.reader, rotated[1], start.offset
+                )
                 if fd is not None:
                     os.close(fd)
                 self._set_file(rotated[0], start.offset)
                 return
             _log.warning(
                 "%s: checkpoint is for another file than %s; reading it from its start",
-                self.reader, self.path,
+                self.reader,
+                self.path,
             )
             start = "beginning"
         if fd is not None:
@@ -156,7 +159,10 @@ class Follower(Generic[T]):
         except FileNotFoundError:
             return None
         for name in names:
-            if not name.startswith(self.path.name) or name in (self.path.name, self.path.name + ".lock"):
+            if not name.startswith(self.path.name) or name in (
+                self.path.name,
+                self.path.name + ".lock",
+            ):
                 continue
             candidate = self.path.parent / name
             try:
@@ -180,7 +186,10 @@ class Follower(Generic[T]):
         if size < self._offset + len(self._buffer):
             _log.warning(
                 "%s: %s was truncated (size %d < offset %d); reading it again from 0",
-                self.reader, self.path, size, self._offset,
+                self.reader,
+                self.path,
+                size,
+                self._offset,
             )
             self._offset, self._buffer, self._skipping = 0, b"", False
             self._identity = FileIdentity.of_fd(self._fd)

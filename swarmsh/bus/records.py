@@ -99,7 +99,11 @@ class SpanRecord:
         status_message = raw.get("status_message")
         if status_message is not None and not isinstance(status_message, str):
             raise MalformedRecord("field 'status_message' is neither null nor a string")
-        events, links, resource = raw.get("events", []), raw.get("links", []), raw.get("resource", {})
+        events, links, resource = (
+            raw.get("events", []),
+            raw.get("links", []),
+            raw.get("resource", {}),
+        )
         if not isinstance(events, list) or not isinstance(links, list):
             raise MalformedRecord("field 'events' or 'links' is not a list")
         if not isinstance(resource, dict):
@@ -178,7 +182,9 @@ class NextCommand:
             if not isinstance(raw.get(key), str) or not raw[key]:
                 raise MalformedRecord(f"field {key!r} missing or not a non-empty string")
         if not _TRACEPARENT.fullmatch(raw["traceparent"]):
-            raise MalformedRecord("field 'traceparent' is not a W3C traceparent (00-trace-span-flags)")
+            raise MalformedRecord(
+                "field 'traceparent' is not a W3C traceparent (00-trace-span-flags)"
+            )
         if not isinstance(raw.get("args"), dict):
             raise MalformedRecord("field 'args' missing or not an object")
         depth = raw.get("depth")

@@ -1,4 +1,4 @@
-"""`FileWaker`: sleep until a file in a directory changes (inotify), or poll where that is missing."""
+"""`FileWaker`: sleep until a file changes (inotify on its directory), or poll without it."""
 
 from __future__ import annotations
 
@@ -37,13 +37,20 @@ class FileWaker:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             inotify = INotify(nonblocking=True)
             mask = (
-                flags.MODIFY | flags.CREATE | flags.MOVED_TO | flags.MOVED_FROM
-                | flags.DELETE | flags.CLOSE_WRITE | flags.ATTRIB
+                flags.MODIFY
+                | flags.CREATE
+                | flags.MOVED_TO
+                | flags.MOVED_FROM
+                | flags.DELETE
+                | flags.CLOSE_WRITE
+                | flags.ATTRIB
             )
             inotify.add_watch(str(self.directory), mask)
             return inotify
         except (ImportError, OSError) as exc:
-            _log.info("inotify unavailable (%s); polling every %.0f ms", exc, FALLBACK_INTERVAL_S * 1000)
+            _log.info(
+                "inotify unavailable (%s); polling every %.0f ms", exc, FALLBACK_INTERVAL_S * 1000
+            )
             return None
 
     @property

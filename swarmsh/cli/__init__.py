@@ -46,14 +46,21 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=LazyGroup, lazy=SUBCOMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup, lazy=SUBCOMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--home",
     envvar=ENV_HOME,
     type=click.Path(file_okay=False),
     help=f"Where the bus, queue and state live [env {ENV_HOME}; default ~/.swarmsh].",
 )
-@click.option("--console", is_flag=True, default=None, help="Also print spans to stdout [env SWARMSH_CONSOLE].")
+@click.option(
+    "--console",
+    is_flag=True,
+    default=None,
+    help="Also print spans to stdout [env SWARMSH_CONSOLE].",
+)
 @click.option(
     "--otlp/--no-otlp",
     default=None,

@@ -46,12 +46,14 @@ class CliState:
     owns_telemetry: bool = True
 
     @classmethod
-    def for_executor(
-        cls, telemetry: Telemetry, home: str, command_id: str, depth: int
-    ) -> CliState:
+    def for_executor(cls, telemetry: Telemetry, home: str, command_id: str, depth: int) -> CliState:
         """Run under the executor's telemetry; it flushes our span with its own, in one write."""
         return cls(
-            home=home, command_id=command_id, depth=depth, _telemetry=telemetry, owns_telemetry=False
+            home=home,
+            command_id=command_id,
+            depth=depth,
+            _telemetry=telemetry,
+            owns_telemetry=False,
         )
 
     @property

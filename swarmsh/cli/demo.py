@@ -1,4 +1,4 @@
-"""`swarmsh demo`: drive governance → delivery → optimization → governance through the live swarm."""
+"""`swarmsh demo`: governance → delivery → optimization → governance, through the live swarm."""
 
 from __future__ import annotations
 
@@ -43,19 +43,30 @@ def _store_keys(state: CliState, agent: str, like: str) -> dict[str, str]:
 
 
 def next_sprint(state: CliState) -> int:
-    used = [k.removeprefix("motion:sprint") for k in _store_keys(state, "roberts", "motion:sprint%")]
+    used = [
+        k.removeprefix("motion:sprint") for k in _store_keys(state, "roberts", "motion:sprint%")
+    ]
     numbers = [int(n) for n in used if n.isdigit()]
     return max(numbers) + 1 if numbers else 42
 
 
 @click.command("demo")
-@click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
-              help="Seconds to wait for each agent's reaction.")
-@click.option("--sprint", type=click.IntRange(min=1), help="Sprint number [default: 42, then next].")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for each agent's reaction.",
+)
+@click.option(
+    "--sprint", type=click.IntRange(min=1), help="Sprint number [default: 42, then next]."
+)
 @click.option("--config", type=click.Path(dir_okay=False, exists=True), help="supervisord.conf.")
 @click.option("--no-start", is_flag=True, help="Fail instead of starting a swarm that is down.")
 @click.pass_obj
-def demo(state: CliState, timeout: float, sprint: int | None, config: str | None, no_start: bool) -> None:
+def demo(
+    state: CliState, timeout: float, sprint: int | None, config: str | None, no_start: bool
+) -> None:
     """Run the scenario against the running swarm (starting it if needed) and show its traces."""
     from swarmsh.bus.watch import SpanWatcher
     from swarmsh.cli import cli
@@ -101,33 +112,78 @@ def demo(state: CliState, timeout: float, sprint: int | None, config: str | None
     click.echo(f"1. governance: motion {motion} to start sprint {n} for team {TEAM}")
     call = None
     if board not in ("IN_SESSION", "CALLING"):
-        call = Reaction(f"meeting {MEETING} called to order", "roberts",
-                        _span("swarmsh.roberts.call-to-order", **{"roberts.meeting_id": MEETING}))
-    step(["roberts", "open", motion, "--kind", "sprint", "--sprint", str(n), "--team", TEAM,
-          "--meeting", MEETING, "--text", f"Start sprint {n}"], call)
+        call = Reaction(
+            f"meeting {MEETING} called to order",
+            "roberts",
+            _span("swarmsh.roberts.call-to-order", **{"roberts.meeting_id": MEETING}),
+        )
+    step(
+        [
+            "roberts",
+            "open",
+            motion,
+            "--kind",
+            "sprint",
+            "--sprint",
+            str(n),
+            "--team",
+            TEAM,
+            "--meeting",
+            MEETING,
+            "--text",
+            f"Start sprint {n}",
+        ],
+        call,
+    )
     step(["roberts", "second", motion])
     step(["roberts", "vote", motion])
-    traces.append(step(
-        ["roberts", "close", motion, "--yes", "5", "--no", "2"],
-        Reaction(f"sprint {n} planned", "roberts → executor",
-                 _span("swarmsh.scrum.plan", **{"scrum.sprint_number": n, "scrum.team_id": TEAM})),
-    ))
+    traces.append(
+        step(
+            ["roberts", "close", motion, "--yes", "5", "--no", "2"],
+            Reaction(
+                f"sprint {n} planned",
+                "roberts → executor",
+                _span("swarmsh.scrum.plan", **{"scrum.sprint_number": n, "scrum.team_id": TEAM}),
+            ),
+        )
+    )
     click.echo(f"2. delivery: sprint {n} review finds a 5.2 % defect rate")
-    traces.append(step(
-        ["scrum", "review", str(n), "--team", TEAM, "--velocity", "45", "--defect-rate", "5.2"],
-        Reaction(f"lean project {project} defined", "scrum → executor",
-                 _span("swarmsh.lean.define", **{"lean.project_id": project})),
-    ))
+    traces.append(
+        step(
+            ["scrum", "review", str(n), "--team", TEAM, "--velocity", "45", "--defect-rate", "5.2"],
+            Reaction(
+                f"lean project {project} defined",
+                "scrum → executor",
+                _span("swarmsh.lean.define", **{"lean.project_id": project}),
+            ),
+        )
+    )
     click.echo(f"3. optimization: DMAIC on {project}")
     step(["lean", "measure", project, "--metric", "defect_rate=5.2"])
     step(["lean", "analyze", project, "--root-cause", "no second reviewer"])
-    step(["lean", "improve", project, "--improvement", "pair review", "--pilot-success", "--savings", "1200"])
-    traces.append(step(
-        ["lean", "control", project, "--process-change", "pair review"],
-        Reaction(f"motion ratify-{project} opened", "lean → executor",
-                 _span("swarmsh.roberts.open", **{"roberts.motion_id": f"ratify-{project}"})),
-    ))
-    click.echo(f"4. governance: the board ratifies the process change")
+    step(
+        [
+            "lean",
+            "improve",
+            project,
+            "--improvement",
+            "pair review",
+            "--pilot-success",
+            "--savings",
+            "1200",
+        ]
+    )
+    traces.append(
+        step(
+            ["lean", "control", project, "--process-change", "pair review"],
+            Reaction(
+                f"motion ratify-{project} opened",
+                "lean → executor",
+                _span("swarmsh.roberts.open", **{"roberts.motion_id": f"ratify-{project}"}),
+            ),
+        )
+    )
+    click.echo("4. governance: the board ratifies the process change")
     ratify = f"ratify-{project}"
     step(["roberts", "second", ratify])
     step(["roberts", "vote", ratify])
@@ -140,4 +196,6 @@ def demo(state: CliState, timeout: float, sprint: int | None, config: str | None
         for line in render(build(collect(bus, trace_id))):
             click.echo(f"  {line}")
         click.echo("")
-    click.echo("See them live: swarmsh tail -f    One trace: swarmsh trace TRACE_ID    Health: swarmsh status")
+    click.echo(
+        "Live: swarmsh tail -f   One trace: swarmsh trace TRACE_ID   Health: swarmsh status"
+    )

@@ -68,7 +68,9 @@ def analyze(project: str, causes: tuple[str, ...]) -> None:
     attrs = _phase(project, "analyze", **{attr.LEAN_ROOT_CAUSES: causes or None})
     with command_span(GROUP, "analyze", attrs, "phase_analyzed") as span:
         pass
-    click.echo(f"project {project} analyzed: {len(causes)} root cause(s)  trace={trace_id_of(span)}")
+    click.echo(
+        f"project {project} analyzed: {len(causes)} root cause(s)  trace={trace_id_of(span)}"
+    )
 
 
 @lean.command("improve")
@@ -102,4 +104,6 @@ def control(project: str, changes: tuple[str, ...]) -> None:
     attrs = _phase(project, "control", **{attr.LEAN_PROCESS_CHANGES: changes or None})
     with command_span(GROUP, "control", attrs, "phase_controlled") as span:
         pass
-    click.echo(f"project {project} in control: {len(changes)} process change(s)  trace={trace_id_of(span)}")
+    click.echo(
+        f"project {project} in control: {len(changes)} process change(s)  trace={trace_id_of(span)}"
+    )

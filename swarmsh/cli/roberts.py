@@ -109,6 +109,8 @@ def close(motion: str, yes: int, no: int, abstain: int, threshold: str) -> None:
 @click.option("--meeting", required=True, type=ENTITY_ID, help="The meeting to adjourn.")
 def adjourn(meeting: str) -> None:
     """Adjourn MEETING."""
-    with command_span(GROUP, "adjourn", {attr.ROBERTS_MEETING_ID: meeting}, "meeting_adjourned") as span:
+    with command_span(
+        GROUP, "adjourn", {attr.ROBERTS_MEETING_ID: meeting}, "meeting_adjourned"
+    ) as span:
         pass
     click.echo(f"meeting {meeting} adjourned  trace={trace_id_of(span)}")

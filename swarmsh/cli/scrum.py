@@ -41,7 +41,9 @@ def daily(sprint: int, team: str, blockers: tuple[str, ...]) -> None:
     attrs = {**_ids(sprint, team), attr.SCRUM_BLOCKERS: blockers or None}
     with command_span(GROUP, "daily", attrs, "daily_scrum_held") as span:
         pass
-    click.echo(f"daily of sprint {sprint} ({team}): {len(blockers)} blocker(s)  trace={trace_id_of(span)}")
+    click.echo(
+        f"daily of sprint {sprint} ({team}): {len(blockers)} blocker(s)  trace={trace_id_of(span)}"
+    )
 
 
 @scrum.command("review")

@@ -41,9 +41,13 @@ def reader_status(db: Path, reader: str, followed: Path, now: float) -> dict[str
         return out
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
-        row = conn.execute("SELECT position, updated_at FROM checkpoint WHERE reader = ?", (reader,)).fetchone()
+        row = conn.execute(
+            "SELECT position, updated_at FROM checkpoint WHERE reader = ?", (reader,)
+        ).fetchone()
         counters = dict(conn.execute("SELECT name, value FROM counters").fetchall())
-        states = dict(conn.execute("SELECT state, COUNT(*) FROM entities GROUP BY state").fetchall())
+        states = dict(
+            conn.execute("SELECT state, COUNT(*) FROM entities GROUP BY state").fetchall()
+        )
     except sqlite3.Error as exc:
         out["error"] = f"cannot read {db}: {exc}"
         return out
@@ -85,12 +89,17 @@ def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
         report["supervisor"] = str(client.socket)
         for p in client.processes():
             report["processes"][p.name] = {
-                "state": p.state, "pid": p.pid, "uptime_s": round(p.uptime, 1), "description": p.description,
+                "state": p.state,
+                "pid": p.pid,
+                "uptime_s": round(p.uptime, 1),
+                "description": p.description,
             }
     except SupervisorError as exc:
         report["supervisor_error"] = str(exc)
     for agent in AGENTS:
-        report.setdefault("agents", {})[agent] = reader_status(paths.state / f"{agent}.db", agent, paths.bus, now)
+        report.setdefault("agents", {})[agent] = reader_status(
+            paths.state / f"{agent}.db", agent, paths.bus, now
+        )
     report["executor"] = reader_status(paths.state / "executor.db", "executor", paths.queue, now)
     report["bus"] = {
         "path": str(paths.bus),
@@ -118,8 +127,14 @@ def problems_of(report: dict[str, Any], max_lag: int) -> list[str]:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--max-lag", type=click.IntRange(min=0), default=DEFAULT_MAX_LAG, show_default=True,
-              envvar="SWARMSH_MAX_LAG", help="Lines an agent may lag before it counts as unhealthy.")
+@click.option(
+    "--max-lag",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_LAG,
+    show_default=True,
+    envvar="SWARMSH_MAX_LAG",
+    help="Lines an agent may lag before it counts as unhealthy.",
+)
 @click.option("--config", type=click.Path(dir_okay=False, exists=True), help="supervisord.conf.")
 @click.pass_obj
 def status(state: CliState, as_json: bool, max_lag: int, config: str | None) -> None:
@@ -142,21 +157,27 @@ def _print(report: dict[str, Any]) -> None:
         click.echo(click.style(f"supervisor: {report['supervisor_error']}", fg="red"))
     for name, p in report["processes"].items():
         colour = "green" if p["state"] == "RUNNING" else "red"
-        click.echo(f"  {name:<9} {click.style(p['state'], fg=colour):<8} pid {p['pid']:<7} up {p['uptime_s']:>8.0f}s")
+        state = click.style(p["state"], fg=colour)
+        click.echo(f"  {name:<9} {state:<8} pid {p['pid']:<7} up {p['uptime_s']:>8.0f}s")
     click.echo("readers:")
     for name, info in {**report["agents"], "executor": report["executor"]}.items():
         if info.get("error"):
             click.echo(f"  {name:<9} {info['error']}")
             continue
         age = info.get("last_commit_age_s")
-        click.echo(
-            f"  {name:<9} offset {info['checkpoint']}  lag {info['lag_lines']} lines / {info['lag_bytes']} B"
-            f"  last commit {'-' if age is None else f'{age:.0f}s ago'}"
-        )
+        lag = f"lag {info['lag_lines']} lines / {info['lag_bytes']} B"
+        last = "-" if age is None else f"{age:.0f}s ago"
+        click.echo(f"  {name:<9} offset {info['checkpoint']}  {lag}  last commit {last}")
         if info.get("entities"):
-            click.echo("            entities " + ", ".join(f"{k}={v}" for k, v in sorted(info["entities"].items())))
+            click.echo(
+                "            entities "
+                + ", ".join(f"{k}={v}" for k, v in sorted(info["entities"].items()))
+            )
         if info.get("counters"):
-            click.echo("            counters " + ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items())))
+            click.echo(
+                "            counters "
+                + ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items()))
+            )
     bus = report["bus"]
     click.echo(f"bus {bus['path']}  {bus['bytes']} B   queue {bus['queue_bytes']} B")
     dead = report["dead_letters"]

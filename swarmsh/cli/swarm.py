@@ -45,7 +45,9 @@ def up(state: CliState, config: str | None) -> None:
     var = client.config.parent / "var"  # type: ignore[attr-defined]
     paths = state.paths
     click.echo(f"all four daemons RUNNING\n  bus:    {paths.bus}\n  queue:  {paths.queue}")
-    click.echo(f"  logs:   {var}/<program>.log  (supervisorctl -c {client.config} tail -f swarm:roberts)")  # type: ignore[attr-defined]
+    click.echo(
+        f"  logs:   {var}/<program>.log  (supervisorctl -c {client.config} tail -f swarm:roberts)"
+    )  # type: ignore[attr-defined]
     click.echo("  watch:  swarmsh tail -f      health: swarmsh status      stop: swarmsh down")
 
 

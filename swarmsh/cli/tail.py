@@ -32,7 +32,10 @@ def make_filter(
 def format_line(r: SpanRecord) -> str:
     from swarmsh.tracetree import service_label, summary
 
-    stamp = time.strftime("%H:%M:%S", time.localtime(r.timestamp)) + f".{int(r.timestamp % 1 * 1000):03d}"
+    stamp = (
+        time.strftime("%H:%M:%S", time.localtime(r.timestamp))
+        + f".{int(r.timestamp % 1 * 1000):03d}"
+    )
     status = click.style(r.status, fg=_STATUS_COLOURS.get(r.status))
     name = click.style(r.name, bold=True)
     text = f"{stamp}  {service_label(r):<9} {name}  {summary(r)}  {status}"
@@ -43,9 +46,17 @@ def format_line(r: SpanRecord) -> str:
 
 @click.command("tail")
 @click.option("-f", "--follow", is_flag=True, help="Keep following the bus, across rotations.")
-@click.option("-n", "--lines", type=click.IntRange(min=0), default=10, show_default=True,
-              help="How many of the newest matching spans to show first.")
-@click.option("--agent", help="Only spans of this agent or CLI group (roberts, scrum, lean, executor).")
+@click.option(
+    "-n",
+    "--lines",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="How many of the newest matching spans to show first.",
+)
+@click.option(
+    "--agent", help="Only spans of this agent or CLI group (roberts, scrum, lean, executor)."
+)
 @click.option("--name", help="Only spans whose name starts with this prefix.")
 @click.option("--trace", "trace_id", help="Only spans of this trace.")
 @click.option("--status", type=click.Choice(["error", "ok", "unset"], case_sensitive=False))
@@ -64,6 +75,7 @@ def tail(
     """Show the newest spans on the bus; with -f, keep showing them as they arrive."""
     from swarmsh.bus.follower import Follower
     from swarmsh.bus.records import dumps_line
+    from swarmsh.errors import MalformedRecord
     from swarmsh.tracetree import iter_lines_reverse
 
     bus = state.paths.bus
@@ -76,14 +88,18 @@ def tail(
             click.echo(format_line(record))
 
     # Start following where the backlog ends, so nothing falls between the two.
-    follower = Follower(bus, reader="tail", parse=SpanRecord.from_json, deadletter=None, start="end") if follow else None
+    follower = (
+        Follower(bus, reader="tail", parse=SpanRecord.from_json, deadletter=None, start="end")
+        if follow
+        else None
+    )
     backlog: deque[SpanRecord] = deque()
     if lines and bus.exists():
         for line in iter_lines_reverse(bus):
             try:
                 record = SpanRecord.from_json(line)
-            except Exception:  # noqa: BLE001 - a malformed line is not ours to report here
-                continue
+            except MalformedRecord:
+                continue  # readers dead-letter bad lines; tail just shows the good ones
             if keep(record):
                 backlog.appendleft(record)
                 if len(backlog) >= lines:

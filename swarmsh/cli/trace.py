@@ -13,7 +13,9 @@ from swarmsh.cli.context import CliState
 @click.option("--name", "name_prefix", help="With --last: newest span whose name starts so.")
 @click.option("--json", "as_json", is_flag=True, help="Print the trace's records as JSONL.")
 @click.pass_obj
-def trace(state: CliState, trace_id: str | None, last: bool, name_prefix: str | None, as_json: bool) -> None:
+def trace(
+    state: CliState, trace_id: str | None, last: bool, name_prefix: str | None, as_json: bool
+) -> None:
     """Show TRACE_ID (or --last) as a tree: service, span, duration, status, key attributes.
 
     Spans whose parent is not on the bus are shown as orphans, not hidden.

@@ -6,7 +6,6 @@ import logging
 import os
 import threading
 import time
-from collections import Counter
 from typing import Any
 
 import click
@@ -73,8 +72,9 @@ class Executor:
         self.deadletter = DeadLetterWriter(paths.deadletter_file(READER))
         saved = self.store.load_position(READER)
         begin: Position | str = (
-            Position.from_dict(saved) if saved and start == "checkpoint" else
-            ("beginning" if start == "checkpoint" else start)
+            Position.from_dict(saved)
+            if saved and start == "checkpoint"
+            else ("beginning" if start == "checkpoint" else start)
         )
         self.follower: Follower[NextCommand] = Follower(
             paths.queue,
@@ -111,7 +111,9 @@ class Executor:
         if entry is not None:
             # We crashed between intent and outcome: the bus says whether it ran.
             if find_command_span(self.paths.bus, command.id, int(entry.info.get("bus_offset", 0))):
-                _log.info("command %s already ran before a restart; not running it again", command.id)
+                _log.info(
+                    "command %s already ran before a restart; not running it again", command.id
+                )
                 self._settle(command, position, EXECUTED, {"recovered": True}, executed=1)
                 return True
         try:
@@ -123,7 +125,9 @@ class Executor:
         except CommandRejected as exc:
             self._reject(command, position, str(exc))
             return True
-        intent = CommandEntry(command.id, command.command, STARTED, {"bus_offset": _size(self.paths.bus)})
+        intent = CommandEntry(
+            command.id, command.command, STARTED, {"bus_offset": _size(self.paths.bus)}
+        )
         self._commit(self._committed, intent)
         failpoint("executor-after-intent")
         return self._run_with_retries(command, argv, position, stop)
@@ -136,20 +140,34 @@ class Executor:
             outcome, error = self._run_once(command, argv, attempt)
             if outcome == EXECUTED:
                 self._settle(
-                    command, position, EXECUTED, {"attempts": attempt}, executed=1, failed=attempt - 1
+                    command,
+                    position,
+                    EXECUTED,
+                    {"attempts": attempt},
+                    executed=1,
+                    failed=attempt - 1,
                 )
                 return True
             if outcome == REFUSED:
                 self._reject(command, position, error, span=False)
                 return True
-            _log.warning("command %s attempt %d/%d failed: %s", command.id, attempt, self.max_attempts, error)
-            if attempt < self.max_attempts and stop.wait(compute_backoff(attempt, base=self.backoff_base)):
+            _log.warning(
+                "command %s attempt %d/%d failed: %s", command.id, attempt, self.max_attempts, error
+            )
+            if attempt < self.max_attempts and stop.wait(
+                compute_backoff(attempt, base=self.backoff_base)
+            ):
                 return False  # stopping: the intent stays, the next start resumes it
         self.deadletter.write_record(
             {"reason": f"failed {self.max_attempts} times: {error}", "command": command.to_dict()}
         )
         self._settle(
-            command, position, DEADLETTERED, {"error": error}, deadlettered=1, failed=self.max_attempts
+            command,
+            position,
+            DEADLETTERED,
+            {"error": error},
+            deadlettered=1,
+            failed=self.max_attempts,
         )
         self._count(command, DEADLETTERED)
         return True
@@ -166,11 +184,16 @@ class Executor:
             attr.SWARM_LOOP_DEPTH: command.depth,
             attr.SWARM_COMMAND_ATTEMPT: attempt,
         }
-        state = CliState.for_executor(self.telemetry, str(self.paths.home), command.id, command.depth)
+        state = CliState.for_executor(
+            self.telemetry, str(self.paths.home), command.id, command.depth
+        )
         outcome, error = EXECUTED, ""
         with tracer.start_as_current_span(
-            "swarmsh.command.execute", context=parent, attributes=attributes,
-            record_exception=False, set_status_on_exception=False,
+            "swarmsh.command.execute",
+            context=parent,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
             try:
                 self.root.main(args=argv, prog_name="swarmsh", standalone_mode=False, obj=state)
@@ -201,11 +224,18 @@ class Executor:
         return outcome, error
 
     def _settle(
-        self, command: NextCommand, position: Position, status: str, info: dict[str, Any], **counters: int
+        self,
+        command: NextCommand,
+        position: Position,
+        status: str,
+        info: dict[str, Any],
+        **counters: int,
     ) -> None:
         self._commit(position, CommandEntry(command.id, command.command, status, info), **counters)
 
-    def _reject(self, command: NextCommand, position: Position, reason: str, *, span: bool = True) -> None:
+    def _reject(
+        self, command: NextCommand, position: Position, reason: str, *, span: bool = True
+    ) -> None:
         _log.warning("refused command %s (%s): %s", command.id, command.command, reason)
         parent = _propagator.extract({"traceparent": command.traceparent})
         with self.telemetry.tracer.start_as_current_span(
@@ -248,7 +278,9 @@ class Executor:
                     self.deadletter.write_record(
                         {"reason": f"internal error: {exc!r}", "command": command.to_dict()}
                     )
-                    self._settle(command, position, DEADLETTERED, {"error": repr(exc)}, deadlettered=1)
+                    self._settle(
+                        command, position, DEADLETTERED, {"error": repr(exc)}, deadlettered=1
+                    )
             if self.follower.position != self._committed:
                 self._commit(self.follower.position, None)  # also covers skipped lines
 
@@ -270,8 +302,12 @@ def main() -> None:
     @click.command(name="swarmsh-executor")
     @click.option("--home", envvar="SWARMSH_HOME", type=click.Path(file_okay=False))
     @click.option(
-        "--from", "start", type=click.Choice(["checkpoint", "beginning", "end"]), default="checkpoint",
-        show_default=True, help="Where to start in the queue (first start: its beginning).",
+        "--from",
+        "start",
+        type=click.Choice(["checkpoint", "beginning", "end"]),
+        default="checkpoint",
+        show_default=True,
+        help="Where to start in the queue (first start: its beginning).",
     )
     @click.option("--console", is_flag=True, default=None)
     @click.option("--otlp/--no-otlp", default=None)
@@ -292,7 +328,11 @@ def main() -> None:
             raise SystemExit(exc.exit_code) from None
         stop = threading.Event()
         executor = Executor(
-            paths, telemetry, start=start, max_depth=max_depth, max_attempts=max_attempts,
+            paths,
+            telemetry,
+            start=start,
+            max_depth=max_depth,
+            max_attempts=max_attempts,
             backoff_base=backoff,
         )
         install_stop_handlers(stop, executor.follower.wakeup)

@@ -62,9 +62,10 @@ def build_argv(root: click.Group, dotted: str, args: Mapping[str, Any]) -> list[
     options: list[str] = []
     seen: set[str] = set()
     for key, value in args.items():
-        param = by_name.get(key)
-        if param is None:
+        found = by_name.get(key)
+        if found is None:
             raise CommandRejected(f"{dotted} has no argument {key!r}")
+        param = found
         if param.name in seen:
             raise CommandRejected(f"argument {key!r} given twice")
         seen.add(param.name)  # type: ignore[arg-type]

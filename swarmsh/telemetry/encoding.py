@@ -17,6 +17,7 @@ def _attrs(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def span_to_record(span: ReadableSpan) -> dict[str, Any]:
     ctx = span.get_span_context()
+    assert ctx is not None, "an ended SDK span always has a context"
     parent = span.parent
     start = span.start_time or 0
     end = span.end_time or start

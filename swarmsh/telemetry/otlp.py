@@ -24,7 +24,9 @@ def protocol(signal_env: str) -> str:
     """The exporters do not read OTEL_EXPORTER_OTLP_PROTOCOL themselves, so we pick the class."""
     raw = (os.environ.get(signal_env) or os.environ.get(ENV_PROTOCOL) or "grpc").strip().lower()
     if raw not in PROTOCOLS:
-        raise ConfigError(f"{ENV_PROTOCOL}={raw!r} is not supported (one of: {', '.join(PROTOCOLS)})")
+        raise ConfigError(
+            f"{ENV_PROTOCOL}={raw!r} is not supported (one of: {', '.join(PROTOCOLS)})"
+        )
     return raw
 
 

@@ -62,7 +62,7 @@ class RecordAlwaysSampler(Sampler):
 
 
 def sampler_from_env() -> Sampler:
-    """The OTLP head sampler named by `OTEL_TRACES_SAMPLER`/`_ARG` (default parentbased_always_on)."""
+    """The head sampler of `OTEL_TRACES_SAMPLER`/`_ARG` (default parentbased_always_on)."""
     name = os.environ.get(ENV_SAMPLER, "").strip().lower() or "parentbased_always_on"
     ratio = 1.0
     if name.endswith("traceidratio"):

@@ -25,17 +25,32 @@ def write_spans(bus: Path, spans: list[tuple[str, dict[str, Any]]]) -> list[str]
     return ids
 
 
-def motion_cycle(motion: str, meeting: str, sprint: int, team: str) -> list[tuple[str, dict[str, Any]]]:
+def motion_cycle(
+    motion: str, meeting: str, sprint: int, team: str
+) -> list[tuple[str, dict[str, Any]]]:
     """open → second → vote → close (passed) of one sprint motion."""
     return [
-        ("swarmsh.roberts.open", {
-            "roberts.motion_id": motion, "roberts.meeting_id": meeting,
-            "roberts.motion.kind": "sprint", "scrum.sprint_number": sprint, "scrum.team_id": team,
-        }),
+        (
+            "swarmsh.roberts.open",
+            {
+                "roberts.motion_id": motion,
+                "roberts.meeting_id": meeting,
+                "roberts.motion.kind": "sprint",
+                "scrum.sprint_number": sprint,
+                "scrum.team_id": team,
+            },
+        ),
         ("swarmsh.roberts.second", {"roberts.motion_id": motion}),
         ("swarmsh.roberts.vote", {"roberts.motion_id": motion, "roberts.voting_method": "voice"}),
-        ("swarmsh.roberts.close", {
-            "roberts.motion_id": motion, "roberts.votes.yes": 5, "roberts.votes.no": 2,
-            "roberts.votes.abstain": 0, "roberts.threshold": "majority", "roberts.result": "passed",
-        }),
+        (
+            "swarmsh.roberts.close",
+            {
+                "roberts.motion_id": motion,
+                "roberts.votes.yes": 5,
+                "roberts.votes.no": 2,
+                "roberts.votes.abstain": 0,
+                "roberts.threshold": "majority",
+                "roberts.result": "passed",
+            },
+        ),
     ]

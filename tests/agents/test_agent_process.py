@@ -20,11 +20,15 @@ def start_agent(home: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, SWARMSH_HOME=str(home))
     return subprocess.Popen(
         [sys.executable, "-m", f"swarmsh.agents.{name}", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
-def wait_for_lines(path: Path, count: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_for_lines(
+    path: Path, count: int, proc: subprocess.Popen[bytes], timeout: float = 30
+) -> None:
     from swarmsh.bus.wakeup import FileWaker
 
     waker = FileWaker(path)
@@ -32,7 +36,9 @@ def wait_for_lines(path: Path, count: int, proc: subprocess.Popen[bytes], timeou
     try:
         while len(read_jsonl(path)) < count:
             assert proc.poll() is None, proc.stdout.read().decode()  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, f"{path} has {len(read_jsonl(path))} < {count} lines"
+            assert time.monotonic() < deadline, (
+                f"{path} has {len(read_jsonl(path))} < {count} lines"
+            )
             waker.wait(0.5)
     finally:
         waker.close()
@@ -54,7 +60,10 @@ def test_a_second_instance_is_refused_naming_the_first(home: Path) -> None:
     first = start_agent(home, "scrum")
     try:
         deadline = time.monotonic() + 20
-        while not (home / "state" / "scrum.lock").exists() or not (home / "state" / "scrum.lock").read_text():
+        while (
+            not (home / "state" / "scrum.lock").exists()
+            or not (home / "state" / "scrum.lock").read_text()
+        ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         second = start_agent(home, "scrum")
@@ -70,7 +79,9 @@ def test_a_second_instance_is_refused_naming_the_first(home: Path) -> None:
 N = 2000  # motions: 8,000 spans, several follower batches
 
 
-def test_kill_9_mid_stream_loses_nothing_and_replays_the_same_ids(home: Path, tmp_path: Path) -> None:
+def test_kill_9_mid_stream_loses_nothing_and_replays_the_same_ids(
+    home: Path, tmp_path: Path
+) -> None:
     cycles = [motion_cycle(f"s{i}", f"meeting{i}", i, "t") for i in range(1, N + 1)]
     spans = [span for cycle in cycles for span in cycle]
     ids = write_spans(home / "spans.jsonl", spans)
@@ -103,6 +114,9 @@ def test_kill_9_mid_stream_loses_nothing_and_replays_the_same_ids(home: Path, tm
     finally:
         uninterrupted.terminate()
         uninterrupted.wait(10)
-    with StateStore(home / "state" / "roberts.db") as crashed, StateStore(pristine / "state" / "roberts.db") as clean:
+    with (
+        StateStore(home / "state" / "roberts.db") as crashed,
+        StateStore(pristine / "state" / "roberts.db") as clean,
+    ):
         assert crashed.entities() == clean.entities()
     assert {c["id"] for c in read_jsonl(pristine / "commands.jsonl")} == expected

@@ -12,7 +12,9 @@ from swarmsh.agents.base import Agent, EntityState, Outcome, Settings
 SETTINGS = Settings(defect_threshold=3.0)
 
 
-def apply(agent: Agent, trigger: str, attrs: dict[str, Any], states: dict[str, EntityState]) -> Outcome:
+def apply(
+    agent: Agent, trigger: str, attrs: dict[str, Any], states: dict[str, EntityState]
+) -> Outcome:
     model = agent.models[trigger].model_validate(
         {"swarm.agent": agent.name, "swarm.trigger": trigger, **attrs}
     )
@@ -42,39 +44,140 @@ SPRINT_MOTION = st("VOTING", kind="sprint", meeting="board", sprint=42, team="al
 
 # (trigger, attributes, states before, from, to, commands as (command, args), rejected?)
 ROBERTS = [
-    ("open", OPEN_SPRINT, {}, "IDLE", "OPEN",
-     [("swarmsh.roberts.call-to-order", {"meeting": "board"})], False),
+    (
+        "open",
+        OPEN_SPRINT,
+        {},
+        "IDLE",
+        "OPEN",
+        [("swarmsh.roberts.call-to-order", {"meeting": "board"})],
+        False,
+    ),
     ("open", OPEN_SPRINT, {"meeting:board": st("IN_SESSION")}, "IDLE", "OPEN", [], False),
     ("open", OPEN_SPRINT, {"meeting:board": st("CALLING")}, "IDLE", "OPEN", [], False),
     ("open", OPEN_SPRINT, {"motion:sprint42": st("OPEN")}, "OPEN", "OPEN", [], True),
-    ("second", {"roberts.motion_id": "sprint42"}, {"motion:sprint42": st("OPEN")}, "OPEN", "SECONDED", [], False),
+    (
+        "second",
+        {"roberts.motion_id": "sprint42"},
+        {"motion:sprint42": st("OPEN")},
+        "OPEN",
+        "SECONDED",
+        [],
+        False,
+    ),
     ("second", {"roberts.motion_id": "sprint42"}, {}, "IDLE", "IDLE", [], True),
-    ("second", {"roberts.motion_id": "sprint42"}, {"motion:sprint42": st("VOTING")}, "VOTING", "VOTING", [], True),
-    ("vote", {"roberts.motion_id": "sprint42", "roberts.voting_method": "voice"},
-     {"motion:sprint42": st("SECONDED")}, "SECONDED", "VOTING", [], False),
-    ("vote", {"roberts.motion_id": "sprint42", "roberts.voting_method": "voice"},
-     {"motion:sprint42": st("OPEN")}, "OPEN", "OPEN", [], True),
-    ("close", CLOSE, {"motion:sprint42": SPRINT_MOTION}, "VOTING", "PASSED",
-     [("swarmsh.scrum.plan", {"sprint": 42, "team": "alpha"})], False),
-    ("close", {**CLOSE, "roberts.votes.yes": 2, "roberts.votes.no": 5, "roberts.result": "failed"},
-     {"motion:sprint42": SPRINT_MOTION}, "VOTING", "FAILED", [], False),
+    (
+        "second",
+        {"roberts.motion_id": "sprint42"},
+        {"motion:sprint42": st("VOTING")},
+        "VOTING",
+        "VOTING",
+        [],
+        True,
+    ),
+    (
+        "vote",
+        {"roberts.motion_id": "sprint42", "roberts.voting_method": "voice"},
+        {"motion:sprint42": st("SECONDED")},
+        "SECONDED",
+        "VOTING",
+        [],
+        False,
+    ),
+    (
+        "vote",
+        {"roberts.motion_id": "sprint42", "roberts.voting_method": "voice"},
+        {"motion:sprint42": st("OPEN")},
+        "OPEN",
+        "OPEN",
+        [],
+        True,
+    ),
+    (
+        "close",
+        CLOSE,
+        {"motion:sprint42": SPRINT_MOTION},
+        "VOTING",
+        "PASSED",
+        [("swarmsh.scrum.plan", {"sprint": 42, "team": "alpha"})],
+        False,
+    ),
+    (
+        "close",
+        {**CLOSE, "roberts.votes.yes": 2, "roberts.votes.no": 5, "roberts.result": "failed"},
+        {"motion:sprint42": SPRINT_MOTION},
+        "VOTING",
+        "FAILED",
+        [],
+        False,
+    ),
     # the agent counts the votes itself: a span claiming "passed" for 3-3 does not pass
-    ("close", {**CLOSE, "roberts.votes.yes": 3, "roberts.votes.no": 3},
-     {"motion:sprint42": SPRINT_MOTION}, "VOTING", "FAILED", [], False),
-    ("close", {**CLOSE, "roberts.votes.yes": 4, "roberts.votes.no": 2, "roberts.threshold": "two-thirds"},
-     {"motion:sprint42": SPRINT_MOTION}, "VOTING", "PASSED",
-     [("swarmsh.scrum.plan", {"sprint": 42, "team": "alpha"})], False),
-    ("close", CLOSE, {"motion:sprint42": st("VOTING", kind="general")}, "VOTING", "PASSED", [], False),
+    (
+        "close",
+        {**CLOSE, "roberts.votes.yes": 3, "roberts.votes.no": 3},
+        {"motion:sprint42": SPRINT_MOTION},
+        "VOTING",
+        "FAILED",
+        [],
+        False,
+    ),
+    (
+        "close",
+        {**CLOSE, "roberts.votes.yes": 4, "roberts.votes.no": 2, "roberts.threshold": "two-thirds"},
+        {"motion:sprint42": SPRINT_MOTION},
+        "VOTING",
+        "PASSED",
+        [("swarmsh.scrum.plan", {"sprint": 42, "team": "alpha"})],
+        False,
+    ),
+    (
+        "close",
+        CLOSE,
+        {"motion:sprint42": st("VOTING", kind="general")},
+        "VOTING",
+        "PASSED",
+        [],
+        False,
+    ),
     ("close", CLOSE, {}, "IDLE", "IDLE", [], True),
     ("close", CLOSE, {"motion:sprint42": st("SECONDED")}, "SECONDED", "SECONDED", [], True),
     ("close", CLOSE, {"motion:sprint42": st("PASSED")}, "PASSED", "PASSED", [], True),
-    ("call-to-order", {"roberts.meeting_id": "board"}, {}, "NOT_IN_SESSION", "IN_SESSION", [], False),
-    ("call-to-order", {"roberts.meeting_id": "board"}, {"meeting:board": st("CALLING")},
-     "CALLING", "IN_SESSION", [], False),
-    ("call-to-order", {"roberts.meeting_id": "board"}, {"meeting:board": st("IN_SESSION")},
-     "IN_SESSION", "IN_SESSION", [], True),
-    ("adjourn", {"roberts.meeting_id": "board"}, {"meeting:board": st("IN_SESSION")},
-     "IN_SESSION", "NOT_IN_SESSION", [], False),
+    (
+        "call-to-order",
+        {"roberts.meeting_id": "board"},
+        {},
+        "NOT_IN_SESSION",
+        "IN_SESSION",
+        [],
+        False,
+    ),
+    (
+        "call-to-order",
+        {"roberts.meeting_id": "board"},
+        {"meeting:board": st("CALLING")},
+        "CALLING",
+        "IN_SESSION",
+        [],
+        False,
+    ),
+    (
+        "call-to-order",
+        {"roberts.meeting_id": "board"},
+        {"meeting:board": st("IN_SESSION")},
+        "IN_SESSION",
+        "IN_SESSION",
+        [],
+        True,
+    ),
+    (
+        "adjourn",
+        {"roberts.meeting_id": "board"},
+        {"meeting:board": st("IN_SESSION")},
+        "IN_SESSION",
+        "NOT_IN_SESSION",
+        [],
+        False,
+    ),
     ("adjourn", {"roberts.meeting_id": "board"}, {}, "NOT_IN_SESSION", "NOT_IN_SESSION", [], True),
 ]
 
@@ -95,10 +198,33 @@ SCRUM = [
     ("daily", IDS, {"sprint:alpha:42": st("PLANNING")}, "PLANNING", "EXECUTING", [], False),
     ("daily", IDS, {"sprint:alpha:42": st("EXECUTING")}, "EXECUTING", "EXECUTING", [], False),
     ("daily", IDS, {}, "NEW", "NEW", [], True),
-    ("review", REVIEW, {"sprint:alpha:42": st("EXECUTING")}, "EXECUTING", "REVIEW", [DEFECT_PROJECT], False),
-    ("review", REVIEW, {"sprint:alpha:42": st("PLANNING")}, "PLANNING", "REVIEW", [DEFECT_PROJECT], False),
-    ("review", {**REVIEW, "scrum.defect_rate": 3.0}, {"sprint:alpha:42": st("EXECUTING")},
-     "EXECUTING", "REVIEW", [], False),
+    (
+        "review",
+        REVIEW,
+        {"sprint:alpha:42": st("EXECUTING")},
+        "EXECUTING",
+        "REVIEW",
+        [DEFECT_PROJECT],
+        False,
+    ),
+    (
+        "review",
+        REVIEW,
+        {"sprint:alpha:42": st("PLANNING")},
+        "PLANNING",
+        "REVIEW",
+        [DEFECT_PROJECT],
+        False,
+    ),
+    (
+        "review",
+        {**REVIEW, "scrum.defect_rate": 3.0},
+        {"sprint:alpha:42": st("EXECUTING")},
+        "EXECUTING",
+        "REVIEW",
+        [],
+        False,
+    ),
     ("review", REVIEW, {}, "NEW", "NEW", [], True),
     ("review", REVIEW, {"sprint:alpha:42": st("DONE")}, "DONE", "DONE", [], True),
     ("retro", IDS, {"sprint:alpha:42": st("REVIEW")}, "REVIEW", "DONE", [], False),
@@ -118,20 +244,89 @@ RATIFY = (
 )
 KEY = "project:defect-alpha-42"
 LEAN = [
-    ("define", {**P, "lean.phase": "define", "lean.problem_statement": "x"}, {}, "NEW", "DEFINE", [], False),
-    ("define", {**P, "lean.phase": "define", "lean.problem_statement": "x"}, {KEY: st("DEFINE")},
-     "DEFINE", "DEFINE", [], True),
-    ("measure", {**P, "lean.phase": "measure"}, {KEY: st("DEFINE")}, "DEFINE", "MEASURE", [], False),
+    (
+        "define",
+        {**P, "lean.phase": "define", "lean.problem_statement": "x"},
+        {},
+        "NEW",
+        "DEFINE",
+        [],
+        False,
+    ),
+    (
+        "define",
+        {**P, "lean.phase": "define", "lean.problem_statement": "x"},
+        {KEY: st("DEFINE")},
+        "DEFINE",
+        "DEFINE",
+        [],
+        True,
+    ),
+    (
+        "measure",
+        {**P, "lean.phase": "measure"},
+        {KEY: st("DEFINE")},
+        "DEFINE",
+        "MEASURE",
+        [],
+        False,
+    ),
     ("measure", {**P, "lean.phase": "measure"}, {}, "NEW", "NEW", [], True),
-    ("analyze", {**P, "lean.phase": "analyze"}, {KEY: st("MEASURE")}, "MEASURE", "ANALYZE", [], False),
+    (
+        "analyze",
+        {**P, "lean.phase": "analyze"},
+        {KEY: st("MEASURE")},
+        "MEASURE",
+        "ANALYZE",
+        [],
+        False,
+    ),
     ("analyze", {**P, "lean.phase": "analyze"}, {KEY: st("DEFINE")}, "DEFINE", "DEFINE", [], True),
-    ("improve", {**P, "lean.phase": "improve"}, {KEY: st("ANALYZE")}, "ANALYZE", "IMPROVE", [], False),
-    ("improve", {**P, "lean.phase": "improve"}, {KEY: st("MEASURE")}, "MEASURE", "MEASURE", [], True),
-    ("control", {**P, "lean.phase": "control", "lean.process_changes": ["pair review"]},
-     {KEY: st("IMPROVE")}, "IMPROVE", "CLOSED", [RATIFY], False),
-    ("control", {**P, "lean.phase": "control"}, {KEY: st("IMPROVE")}, "IMPROVE", "CLOSED", [], False),
-    ("control", {**P, "lean.phase": "control", "lean.process_changes": ["pair review"]},
-     {KEY: st("ANALYZE")}, "ANALYZE", "ANALYZE", [], True),
+    (
+        "improve",
+        {**P, "lean.phase": "improve"},
+        {KEY: st("ANALYZE")},
+        "ANALYZE",
+        "IMPROVE",
+        [],
+        False,
+    ),
+    (
+        "improve",
+        {**P, "lean.phase": "improve"},
+        {KEY: st("MEASURE")},
+        "MEASURE",
+        "MEASURE",
+        [],
+        True,
+    ),
+    (
+        "control",
+        {**P, "lean.phase": "control", "lean.process_changes": ["pair review"]},
+        {KEY: st("IMPROVE")},
+        "IMPROVE",
+        "CLOSED",
+        [RATIFY],
+        False,
+    ),
+    (
+        "control",
+        {**P, "lean.phase": "control"},
+        {KEY: st("IMPROVE")},
+        "IMPROVE",
+        "CLOSED",
+        [],
+        False,
+    ),
+    (
+        "control",
+        {**P, "lean.phase": "control", "lean.process_changes": ["pair review"]},
+        {KEY: st("ANALYZE")},
+        "ANALYZE",
+        "ANALYZE",
+        [],
+        True,
+    ),
 ]
 
 TABLE = (
@@ -154,8 +349,11 @@ def test_rule(agent, trigger, attrs, states, from_, to, commands, rejected) -> N
     if rejected:
         assert outcome.updates == {} and outcome.commands == ()
     else:
-        primary = agent.keys[trigger](agent.models[trigger].model_validate(
-            {"swarm.agent": agent.name, "swarm.trigger": trigger, **attrs}))[0]
+        primary = agent.keys[trigger](
+            agent.models[trigger].model_validate(
+                {"swarm.agent": agent.name, "swarm.trigger": trigger, **attrs}
+            )
+        )[0]
         assert outcome.updates[primary].state == to
 
 
@@ -169,7 +367,9 @@ def test_open_remembers_sprint_and_team_for_close() -> None:
 
 def test_threshold_is_a_setting() -> None:
     strict = Settings(defect_threshold=10.0)
-    model = scrum.AGENT.models["review"].model_validate({"swarm.agent": "scrum", "swarm.trigger": "review", **REVIEW})
+    model = scrum.AGENT.models["review"].model_validate(
+        {"swarm.agent": "scrum", "swarm.trigger": "review", **REVIEW}
+    )
     outcome = scrum.AGENT.rules["review"](model, {"sprint:alpha:42": st("EXECUTING")}, strict)
     assert outcome.commands == ()
 

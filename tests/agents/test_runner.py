@@ -33,21 +33,31 @@ def test_open_in_a_meeting_not_in_session_asks_for_call_to_order(home: Path) -> 
     drain(runner)
     [command] = read_jsonl(home / "commands.jsonl")
     source = next(r for r in read_jsonl(home / "spans.jsonl") if r["span_id"] == open_id)
-    iteration = next(r for r in read_jsonl(home / "spans.jsonl") if r["name"] == "swarm.loop.iteration")
+    iteration = next(
+        r for r in read_jsonl(home / "spans.jsonl") if r["name"] == "swarm.loop.iteration"
+    )
     assert command["id"] == command_id("roberts", open_id, "call-to-order")
     assert command["command"] == "swarmsh.roberts.call-to-order"
     assert command["args"] == {"meeting": "board"}
     assert command["depth"] == 1
-    assert command["source"] == {"trace_id": source["trace_id"], "span_id": open_id,
-                                 "end": pytest.approx(source["timestamp"] + source["duration_ms"] / 1000)}
+    assert command["source"] == {
+        "trace_id": source["trace_id"],
+        "span_id": open_id,
+        "end": pytest.approx(source["timestamp"] + source["duration_ms"] / 1000),
+    }
     assert command["traceparent"] == f"00-{source['trace_id']}-{iteration['span_id']}-01"
     assert iteration["trace_id"] == source["trace_id"]
     assert iteration["parent_span_id"] == open_id
     assert iteration["status"] == "OK"
     assert iteration["attributes"] == {
-        "swarm.agent": "roberts", "swarm.trigger": "open", "swarm.state.from": "IDLE",
-        "swarm.state.to": "OPEN", "swarm.loop.depth": 0, "roberts.motion_id": "m1",
-        "roberts.meeting_id": "board", "swarm.command": "swarmsh.roberts.call-to-order",
+        "swarm.agent": "roberts",
+        "swarm.trigger": "open",
+        "swarm.state.from": "IDLE",
+        "swarm.state.to": "OPEN",
+        "swarm.loop.depth": 0,
+        "roberts.motion_id": "m1",
+        "roberts.meeting_id": "board",
+        "swarm.command": "swarmsh.roberts.call-to-order",
         "swarm.command.id": command["id"],
     }
     assert iteration["resource"]["service.name"] == "swarmsh-roberts"
@@ -59,7 +69,10 @@ def test_a_passed_sprint_motion_plans_the_sprint_with_the_remembered_team(home: 
     runner = make_runner(home, roberts.AGENT)
     drain(runner)
     commands = read_jsonl(home / "commands.jsonl")
-    assert [c["command"] for c in commands] == ["swarmsh.roberts.call-to-order", "swarmsh.scrum.plan"]
+    assert [c["command"] for c in commands] == [
+        "swarmsh.roberts.call-to-order",
+        "swarmsh.scrum.plan",
+    ]
     assert commands[1]["args"] == {"sprint": 7, "team": "beta"}
     assert commands[1]["id"] == command_id("roberts", ids[3], "sprint-plan")
     assert commands[1]["reason"] == "motion s7 passed 5-2"
@@ -71,7 +84,9 @@ def test_out_of_order_event_is_an_error_span_and_nothing_changes(home: Path) -> 
     [close_id] = write_spans(home / "spans.jsonl", motion_cycle("x", "board", 1, "t")[3:])
     runner = make_runner(home, roberts.AGENT)
     drain(runner)
-    [iteration] = [r for r in read_jsonl(home / "spans.jsonl") if r["name"] == "swarm.loop.iteration"]
+    [iteration] = [
+        r for r in read_jsonl(home / "spans.jsonl") if r["name"] == "swarm.loop.iteration"
+    ]
     assert iteration["parent_span_id"] == close_id
     assert iteration["status"] == "ERROR"
     assert "motion x is IDLE, not VOTING" in iteration["attributes"]["swarm.rejection.reason"]
@@ -101,8 +116,11 @@ def test_restart_resumes_at_the_checkpoint(home: Path) -> None:
     second = make_runner(home, roberts.AGENT, start="checkpoint")
     drain(second)
     commands = read_jsonl(home / "commands.jsonl")
-    assert [c["args"] for c in commands] == [{"meeting": "board"}, {"sprint": 1, "team": "t"},
-                                              {"sprint": 2, "team": "t"}]
+    assert [c["args"] for c in commands] == [
+        {"meeting": "board"},
+        {"sprint": 1, "team": "t"},
+        {"sprint": 2, "team": "t"},
+    ]
     assert second.store.counters()["handled"] == 8
 
 
@@ -111,7 +129,10 @@ def test_first_start_begins_at_the_end_of_the_bus(home: Path) -> None:
     runner = make_runner(home, scrum.AGENT, start="checkpoint")
     drain(runner)
     assert runner.store.counters() == {}
-    write_spans(home / "spans.jsonl", [("swarmsh.scrum.plan", {"scrum.sprint_number": 3, "scrum.team_id": "t"})])
+    write_spans(
+        home / "spans.jsonl",
+        [("swarmsh.scrum.plan", {"scrum.sprint_number": 3, "scrum.team_id": "t"})],
+    )
     drain(runner)
     assert runner.store.entities()["sprint:t:3"].state == "PLANNING"
 
@@ -119,14 +140,22 @@ def test_first_start_begins_at_the_end_of_the_bus(home: Path) -> None:
 def test_the_ping_example_agent(home: Path) -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("ping_agent", Path(__file__).parents[2] / "examples" / "ping_agent.py")
+    spec = importlib.util.spec_from_file_location(
+        "ping_agent", Path(__file__).parents[2] / "examples" / "ping_agent.py"
+    )
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    write_spans(home / "spans.jsonl", [
-        ("swarmsh.scrum.plan", {"scrum.sprint_number": 1, "scrum.team_id": "t"}),
-        ("swarmsh.scrum.daily", {"scrum.sprint_number": 1, "scrum.team_id": "t"}),
-        ("swarmsh.scrum.daily", {"scrum.sprint_number": 1, "scrum.team_id": "t", "scrum.blockers": ["ci down"]}),
-    ])
+    write_spans(
+        home / "spans.jsonl",
+        [
+            ("swarmsh.scrum.plan", {"scrum.sprint_number": 1, "scrum.team_id": "t"}),
+            ("swarmsh.scrum.daily", {"scrum.sprint_number": 1, "scrum.team_id": "t"}),
+            (
+                "swarmsh.scrum.daily",
+                {"scrum.sprint_number": 1, "scrum.team_id": "t", "scrum.blockers": ["ci down"]},
+            ),
+        ],
+    )
     runner = make_runner(home, module.AGENT)
     drain(runner)
     [command] = read_jsonl(home / "commands.jsonl")

@@ -92,7 +92,11 @@ COMMAND = {
     "args": {"sprint": 42, "team": "alpha"},
     "reason": "motion sprint42 passed 5-2",
     "agent": "roberts",
-    "source": {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7", "end": 1.5},
+    "source": {
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "span_id": "00f067aa0ba902b7",
+        "end": 1.5,
+    },
     "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
     "depth": 1,
     "created_at": 2.0,

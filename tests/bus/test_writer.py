@@ -32,7 +32,9 @@ def _write_many(path: str, writer_id: int, count: int) -> None:
 def test_concurrent_processes_never_tear_or_lose_a_line(tmp_path: Path) -> None:
     path = tmp_path / "bus" / "spans.jsonl"
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_write_many, args=(str(path), w, LINES_EACH)) for w in range(PROCESSES)]
+    procs = [
+        ctx.Process(target=_write_many, args=(str(path), w, LINES_EACH)) for w in range(PROCESSES)
+    ]
     for p in procs:
         p.start()
     for p in procs:

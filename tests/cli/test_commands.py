@@ -19,8 +19,21 @@ CASES = [
         "meeting_called_to_order",
     ),
     (
-        ["roberts", "open", "sprint42", "--kind", "sprint", "--sprint", "42", "--team", "alpha",
-         "--meeting", "board", "--text", "Start sprint 42"],
+        [
+            "roberts",
+            "open",
+            "sprint42",
+            "--kind",
+            "sprint",
+            "--sprint",
+            "42",
+            "--team",
+            "alpha",
+            "--meeting",
+            "board",
+            "--text",
+            "Start sprint 42",
+        ],
         "swarmsh.roberts.open",
         {
             "roberts.motion_id": "sprint42",
@@ -43,7 +56,12 @@ CASES = [
         },
         "motion_opened",
     ),
-    (["roberts", "second", "m1"], "swarmsh.roberts.second", {"roberts.motion_id": "m1"}, "motion_seconded"),
+    (
+        ["roberts", "second", "m1"],
+        "swarmsh.roberts.second",
+        {"roberts.motion_id": "m1"},
+        "motion_seconded",
+    ),
     (
         ["roberts", "vote", "m1", "--method", "roll-call"],
         "swarmsh.roberts.vote",
@@ -64,7 +82,19 @@ CASES = [
         "motion_passed",
     ),
     (
-        ["roberts", "close", "m1", "--yes", "6", "--no", "4", "--abstain", "1", "--threshold", "two-thirds"],
+        [
+            "roberts",
+            "close",
+            "m1",
+            "--yes",
+            "6",
+            "--no",
+            "4",
+            "--abstain",
+            "1",
+            "--threshold",
+            "two-thirds",
+        ],
         "swarmsh.roberts.close",
         {
             "roberts.motion_id": "m1",
@@ -89,14 +119,39 @@ CASES = [
         "sprint_planned",
     ),
     (
-        ["scrum", "daily", "42", "--team", "alpha", "--blocker", "ci down", "--blocker", "flaky db"],
+        [
+            "scrum",
+            "daily",
+            "42",
+            "--team",
+            "alpha",
+            "--blocker",
+            "ci down",
+            "--blocker",
+            "flaky db",
+        ],
         "swarmsh.scrum.daily",
-        {"scrum.sprint_number": 42, "scrum.team_id": "alpha", "scrum.blockers": ["ci down", "flaky db"]},
+        {
+            "scrum.sprint_number": 42,
+            "scrum.team_id": "alpha",
+            "scrum.blockers": ["ci down", "flaky db"],
+        },
         "daily_scrum_held",
     ),
     (
-        ["scrum", "review", "42", "--team", "alpha", "--velocity", "45", "--defect-rate", "5.2",
-         "--satisfaction", "8.5"],
+        [
+            "scrum",
+            "review",
+            "42",
+            "--team",
+            "alpha",
+            "--velocity",
+            "45",
+            "--defect-rate",
+            "5.2",
+            "--satisfaction",
+            "8.5",
+        ],
         "swarmsh.scrum.review",
         {
             "scrum.sprint_number": 42,
@@ -110,7 +165,11 @@ CASES = [
     (
         ["scrum", "retro", "42", "--team", "alpha", "--improvement", "pair review"],
         "swarmsh.scrum.retro",
-        {"scrum.sprint_number": 42, "scrum.team_id": "alpha", "scrum.improvements": ["pair review"]},
+        {
+            "scrum.sprint_number": 42,
+            "scrum.team_id": "alpha",
+            "scrum.improvements": ["pair review"],
+        },
         "retro_held",
     ),
     (
@@ -127,7 +186,11 @@ CASES = [
     (
         ["lean", "measure", "p1", "--metric", "defect_rate=5.2", "--metric", "lead_time=3d"],
         "swarmsh.lean.measure",
-        {"lean.project_id": "p1", "lean.phase": "measure", "lean.metrics": ["defect_rate=5.2", "lead_time=3d"]},
+        {
+            "lean.project_id": "p1",
+            "lean.phase": "measure",
+            "lean.metrics": ["defect_rate=5.2", "lead_time=3d"],
+        },
         "phase_measured",
     ),
     (
@@ -137,7 +200,16 @@ CASES = [
         "phase_analyzed",
     ),
     (
-        ["lean", "improve", "p1", "--improvement", "pair review", "--pilot-success", "--savings", "1200.5"],
+        [
+            "lean",
+            "improve",
+            "p1",
+            "--improvement",
+            "pair review",
+            "--pilot-success",
+            "--savings",
+            "1200.5",
+        ],
         "swarmsh.lean.improve",
         {
             "lean.project_id": "p1",
@@ -157,14 +229,22 @@ CASES = [
     (
         ["lean", "control", "p1", "--process-change", "pair review", "--process-change", "CI gate"],
         "swarmsh.lean.control",
-        {"lean.project_id": "p1", "lean.phase": "control", "lean.process_changes": ["pair review", "CI gate"]},
+        {
+            "lean.project_id": "p1",
+            "lean.phase": "control",
+            "lean.process_changes": ["pair review", "CI gate"],
+        },
         "phase_controlled",
     ),
 ]
 
 
-@pytest.mark.parametrize(("argv", "name", "domain", "event"), CASES, ids=[" ".join(c[0][:2]) for c in CASES])
-def test_command_writes_its_span(home: Path, argv: list[str], name: str, domain: dict, event: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "name", "domain", "event"), CASES, ids=[" ".join(c[0][:2]) for c in CASES]
+)
+def test_command_writes_its_span(
+    home: Path, argv: list[str], name: str, domain: dict, event: str
+) -> None:
     result = CliRunner().invoke(cli, argv)
     assert result.exit_code == 0, result.output
     [line] = read_jsonl(home / "spans.jsonl")
@@ -183,14 +263,20 @@ def test_command_writes_its_span(home: Path, argv: list[str], name: str, domain:
 
 
 BAD = [
-    (["scrum", "review", "42", "--team", "alpha", "--velocity", "fast", "--defect-rate", "1"], "fast"),
+    (
+        ["scrum", "review", "42", "--team", "alpha", "--velocity", "fast", "--defect-rate", "1"],
+        "fast",
+    ),
     (["roberts", "close", "m1", "--yes", "-1", "--no", "2"], "-1"),
     (["roberts", "open", "m1", "--meeting", "board", "--kind", "coup"], "coup"),
     (["roberts", "open", "m1"], "--meeting"),
     (["roberts", "open", "m1", "--meeting", "board", "--kind", "sprint"], "--sprint"),
     (["scrum", "plan", "42"], "--team"),
     (["scrum", "plan", "0", "--team", "alpha"], "0"),
-    (["scrum", "review", "42", "--team", "alpha", "--velocity", "3", "--defect-rate", "101"], "101"),
+    (
+        ["scrum", "review", "42", "--team", "alpha", "--velocity", "3", "--defect-rate", "101"],
+        "101",
+    ),
     (["lean", "define", "../etc/passwd", "--problem", "x"], "not a valid id"),
     (["lean", "define", "p1", "--problem", "x\ny"], "control characters"),
     (["lean", "measure", "p1", "--metric", "novalue"], "NAME=VALUE"),
@@ -200,7 +286,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("argv", "named"), BAD, ids=[" ".join(b[0]) for b in BAD])
-def test_bad_input_is_a_usage_error_and_writes_nothing(home: Path, argv: list[str], named: str) -> None:
+def test_bad_input_is_a_usage_error_and_writes_nothing(
+    home: Path, argv: list[str], named: str
+) -> None:
     result = CliRunner().invoke(cli, argv)
     assert result.exit_code == 2, result.output
     assert named in result.output
@@ -236,4 +324,8 @@ def test_spans_append_in_order(home: Path) -> None:
     runner = CliRunner()
     for motion in ("a", "b", "c"):
         assert runner.invoke(cli, ["roberts", "second", motion]).exit_code == 0
-    assert [r["attributes"]["roberts.motion_id"] for r in read_jsonl(home / "spans.jsonl")] == ["a", "b", "c"]
+    assert [r["attributes"]["roberts.motion_id"] for r in read_jsonl(home / "spans.jsonl")] == [
+        "a",
+        "b",
+        "c",
+    ]

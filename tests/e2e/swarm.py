@@ -94,8 +94,11 @@ class Swarm:
         from swarmsh.bus.follower import Follower
 
         follower = Follower(
-            self.home / "spans.jsonl", reader="test", parse=SpanRecord.from_json,
-            deadletter=None, start="beginning",
+            self.home / "spans.jsonl",
+            reader="test",
+            parse=SpanRecord.from_json,
+            deadletter=None,
+            start="beginning",
         )
         try:
             deadline = time.monotonic() + timeout

@@ -34,7 +34,8 @@ def cli(swarm: Swarm, *args: str) -> subprocess.CompletedProcess[str]:
 
 def last(swarm: Swarm, name: str, **attrs: object) -> dict:
     matches = [
-        s for s in swarm.spans()
+        s
+        for s in swarm.spans()
         if s["name"] == name and all(s["attributes"].get(k) == v for k, v in attrs.items())
     ]
     assert matches, f"no {name} {attrs}"
@@ -43,8 +44,10 @@ def last(swarm: Swarm, name: str, **attrs: object) -> dict:
 
 def has(name: str, trace_id: str, **attrs: object):  # type: ignore[no-untyped-def]
     def match(r: SpanRecord) -> bool:
-        return r.name == name and r.trace_id == trace_id and all(
-            r.attributes.get(k) == v for k, v in attrs.items()
+        return (
+            r.name == name
+            and r.trace_id == trace_id
+            and all(r.attributes.get(k) == v for k, v in attrs.items())
         )
 
     return match
@@ -66,8 +69,20 @@ def all_running(swarm: Swarm) -> bool:
 
 def test_the_loop_closes_in_one_trace_per_hop(swarm: Swarm) -> None:
     # 1. opening a motion in a meeting not in session makes roberts call it to order
-    cli(swarm, "roberts", "open", "sprint42", "--kind", "sprint", "--sprint", "42", "--team", "alpha",
-        "--meeting", "board")
+    cli(
+        swarm,
+        "roberts",
+        "open",
+        "sprint42",
+        "--kind",
+        "sprint",
+        "--sprint",
+        "42",
+        "--team",
+        "alpha",
+        "--meeting",
+        "board",
+    )
     opened = last(swarm, "swarmsh.roberts.open", **{"roberts.motion_id": "sprint42"})
     call = swarm.wait_for(
         has("swarmsh.roberts.call-to-order", opened["trace_id"], **{"roberts.meeting_id": "board"}),
@@ -83,7 +98,11 @@ def test_the_loop_closes_in_one_trace_per_hop(swarm: Swarm) -> None:
     close = last(swarm, "swarmsh.roberts.close", **{"roberts.motion_id": "sprint42"})
     assert close["attributes"]["roberts.result"] == "passed"
     plan = swarm.wait_for(
-        has("swarmsh.scrum.plan", close["trace_id"], **{"scrum.sprint_number": 42, "scrum.team_id": "alpha"}),
+        has(
+            "swarmsh.scrum.plan",
+            close["trace_id"],
+            **{"scrum.sprint_number": 42, "scrum.team_id": "alpha"},
+        ),
         what="scrum plan",
     )
     assert chain(swarm, plan.to_dict()) == [
@@ -95,7 +114,18 @@ def test_the_loop_closes_in_one_trace_per_hop(swarm: Swarm) -> None:
     assert all_running(swarm)
 
     # 3. a review with too many defects starts a lean project
-    cli(swarm, "scrum", "review", "42", "--team", "alpha", "--velocity", "45", "--defect-rate", "5.2")
+    cli(
+        swarm,
+        "scrum",
+        "review",
+        "42",
+        "--team",
+        "alpha",
+        "--velocity",
+        "45",
+        "--defect-rate",
+        "5.2",
+    )
     review = last(swarm, "swarmsh.scrum.review", **{"scrum.sprint_number": 42})
     define = swarm.wait_for(
         has("swarmsh.lean.define", review["trace_id"], **{"lean.project_id": "defect-alpha-42"}),
@@ -112,7 +142,11 @@ def test_the_loop_closes_in_one_trace_per_hop(swarm: Swarm) -> None:
     cli(swarm, "lean", "control", project, "--process-change", "pair review")
     control = last(swarm, "swarmsh.lean.control", **{"lean.project_id": project})
     ratify = swarm.wait_for(
-        has("swarmsh.roberts.open", control["trace_id"], **{"roberts.motion_id": f"ratify-{project}"}),
+        has(
+            "swarmsh.roberts.open",
+            control["trace_id"],
+            **{"roberts.motion_id": f"ratify-{project}"},
+        ),
         what="ratification motion",
     )
     assert ratify.attributes["roberts.motion.kind"] == "process-change"

@@ -26,13 +26,22 @@ TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SOURCE = "00f067aa0ba902b7"
 
 
-def next_command(cid: str, command: str = "swarmsh.scrum.plan", args: dict[str, Any] | None = None,
-                 depth: int = 1) -> dict[str, Any]:
+def next_command(
+    cid: str,
+    command: str = "swarmsh.scrum.plan",
+    args: dict[str, Any] | None = None,
+    depth: int = 1,
+) -> dict[str, Any]:
     return {
-        "id": cid, "command": command, "args": {"sprint": 42, "team": "alpha"} if args is None else args,
-        "reason": "test", "agent": "roberts",
+        "id": cid,
+        "command": command,
+        "args": {"sprint": 42, "team": "alpha"} if args is None else args,
+        "reason": "test",
+        "agent": "roberts",
         "source": {"trace_id": TRACE, "span_id": SOURCE, "end": time.time()},
-        "traceparent": f"00-{TRACE}-{SOURCE}-01", "depth": depth, "created_at": time.time(),
+        "traceparent": f"00-{TRACE}-{SOURCE}-01",
+        "depth": depth,
+        "created_at": time.time(),
     }
 
 
@@ -44,7 +53,11 @@ def enqueue(home: Path, *commands: dict[str, Any]) -> None:
 
 
 def spans_for(home: Path, cid: str) -> list[dict[str, Any]]:
-    return [s for s in read_jsonl(home / "spans.jsonl") if s["attributes"].get("swarm.command.id") == cid]
+    return [
+        s
+        for s in read_jsonl(home / "spans.jsonl")
+        if s["attributes"].get("swarm.command.id") == cid
+    ]
 
 
 @pytest.fixture
@@ -63,15 +76,21 @@ def drain(ex: Executor) -> None:
             assert ex.handle(command, position, stop)
 
 
-def test_a_command_runs_under_its_execute_span_in_the_source_trace(home: Path, executor: Executor) -> None:
+def test_a_command_runs_under_its_execute_span_in_the_source_trace(
+    home: Path, executor: Executor
+) -> None:
     enqueue(home, next_command("c1"))
     drain(executor)
     execute, plan = sorted(spans_for(home, "c1"), key=lambda s: s["name"])
     assert execute["name"] == "swarmsh.command.execute"
     assert execute["trace_id"] == TRACE and execute["parent_span_id"] == SOURCE
     assert execute["attributes"] == {
-        "swarm.agent": "roberts", "swarm.command": "swarmsh.scrum.plan", "swarm.command.id": "c1",
-        "swarm.loop.depth": 1, "swarm.command.attempt": 1, "swarm.command.outcome": "executed",
+        "swarm.agent": "roberts",
+        "swarm.command": "swarmsh.scrum.plan",
+        "swarm.command.id": "c1",
+        "swarm.loop.depth": 1,
+        "swarm.command.attempt": 1,
+        "swarm.command.outcome": "executed",
     }
     assert plan["name"] == "swarmsh.scrum.plan"
     assert plan["parent_span_id"] == execute["span_id"]
@@ -96,8 +115,14 @@ def test_a_duplicate_id_runs_once(home: Path, executor: Executor) -> None:
         (next_command("o", args={"sprint": 42, "team": "--home=/etc"}), "read as an option"),
         (next_command("h", args={"sprint": 42, "team": "a", "home": "/etc"}), "no argument 'home'"),
         (next_command("d", depth=17), "exceeds SWARMSH_MAX_DEPTH=16"),
-        (next_command("k", command="swarmsh.roberts.open", args={"motion": "m", "meeting": "b", "kind": "sprint"}),
-         "--sprint"),
+        (
+            next_command(
+                "k",
+                command="swarmsh.roberts.open",
+                args={"motion": "m", "meeting": "b", "kind": "sprint"},
+            ),
+            "--sprint",
+        ),
     ],
 )
 def test_refused_commands_are_dead_lettered_with_an_error_span(
@@ -105,23 +130,32 @@ def test_refused_commands_are_dead_lettered_with_an_error_span(
 ) -> None:
     enqueue(home, command)
     drain(executor)
-    [rejected] = [s for s in read_jsonl(home / "spans.jsonl") if s["name"] == "swarmsh.command.rejected"]
+    [rejected] = [
+        s for s in read_jsonl(home / "spans.jsonl") if s["name"] == "swarmsh.command.rejected"
+    ]
     assert rejected["status"] == "ERROR"
     assert why in rejected["attributes"]["swarm.rejection.reason"]
     assert rejected["trace_id"] == TRACE
     [letter] = read_jsonl(home / "deadletter" / "executor.jsonl")
     assert letter["command"]["id"] == command["id"]
     assert why in letter["reason"]
-    assert not [s for s in read_jsonl(home / "spans.jsonl") if s["name"].startswith("swarmsh.scrum.")]
+    assert not [
+        s for s in read_jsonl(home / "spans.jsonl") if s["name"].startswith("swarmsh.scrum.")
+    ]
     assert executor.store.command(command["id"]).status == "refused"  # type: ignore[union-attr]
 
 
-def test_malformed_queue_lines_are_dead_lettered_and_the_next_command_runs(home: Path, executor: Executor) -> None:
+def test_malformed_queue_lines_are_dead_lettered_and_the_next_command_runs(
+    home: Path, executor: Executor
+) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "commands.jsonl").write_bytes(b"not json\n" + json.dumps({"id": 1}).encode() + b"\n")
     enqueue(home, next_command("after"))
     drain(executor)
-    assert [d["reason"][:8] for d in read_jsonl(home / "deadletter" / "executor.jsonl")] == ["not JSON", "field 'i"]
+    assert [d["reason"][:8] for d in read_jsonl(home / "deadletter" / "executor.jsonl")] == [
+        "not JSON",
+        "field 'i",
+    ]
     assert executor.store.command("after").status == "executed"  # type: ignore[union-attr]
 
 
@@ -132,7 +166,8 @@ def start_executor(home: Path, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "swarmsh.executor"],
         env={**os.environ, "SWARMSH_HOME": str(home), "SWARMSH_BACKOFF_BASE_S": "0.05", **env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 

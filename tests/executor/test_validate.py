@@ -29,7 +29,11 @@ def test_every_command_an_agent_can_emit_is_a_valid_cli_invocation() -> None:
 @pytest.mark.parametrize(
     ("command", "args", "argv"),
     [
-        ("swarmsh.scrum.plan", {"sprint": 42, "team": "alpha"}, ["scrum", "plan", "42", "--team", "alpha"]),
+        (
+            "swarmsh.scrum.plan",
+            {"sprint": 42, "team": "alpha"},
+            ["scrum", "plan", "42", "--team", "alpha"],
+        ),
         (
             "swarmsh.scrum.review",
             {"sprint": "7", "team": "t", "velocity": 3, "defect-rate": 1.5},
