@@ -14,6 +14,7 @@ from typing import Any, Self
 
 import grpc
 import pytest
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -272,7 +273,7 @@ class GrpcOtlpReceiver(_Receiver):
 
 # --- HTTP -----------------------------------------------------------------------------------
 
-_HTTP_ROUTES: dict[str, tuple[type, type]] = {
+_HTTP_ROUTES: dict[str, tuple[type[Message], type[Message]]] = {
     "/v1/traces": (TraceRequest, trace_service_pb2.ExportTraceServiceResponse),
     "/v1/metrics": (MetricsRequest, metrics_service_pb2.ExportMetricsServiceResponse),
 }
@@ -348,7 +349,10 @@ class HttpOtlpReceiver(_Receiver):
         server.receiver = self
         self.port = server.server_address[1]
         self._thread = threading.Thread(
-            target=server.serve_forever, name="otlp-http-receiver", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.02},  # how long stop() waits for the loop to notice
+            name="otlp-http-receiver",
+            daemon=True,
         )
         self._thread.start()
         self._server = server

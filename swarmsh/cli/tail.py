@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -86,6 +87,8 @@ def tail(
             click.echo(dumps_line(record.to_dict()).decode(), nl=False)
         else:
             click.echo(format_line(record))
+        if follow:
+            sys.stdout.flush()  # a pipe would otherwise hold lines back
 
     # Start following where the backlog ends, so nothing falls between the two.
     follower = (
