@@ -9,11 +9,15 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.otlp_receivers"]  # real OTLP receivers: otlp_grpc, otlp_http, blackhole
+
 OTEL_VARS = [name for name in os.environ if name.startswith("OTEL_")] + [
     "SWARMSH_HOME",
     "SWARMSH_CONSOLE",
     "SWARMSH_FSYNC",
     "SWARMSH_FAILPOINTS",
+    *(p + s for p in ("http", "https", "all", "no", "grpc", "no_grpc") for s in ("_proxy",)),
+    *(p.upper() + "_PROXY" for p in ("http", "https", "all", "no")),
 ]
 
 

@@ -221,14 +221,18 @@ class Follower(Generic[T]):
         return Position(self._identity, self._offset)
 
     def poll(self, timeout: float | None = None) -> list[Item[T]] | None:
-        """A batch of records, or None if none arrived within `timeout` seconds."""
+        """A batch of records; [] when only lines for others went by (so the caller can
+        checkpoint `position`); None when nothing at all arrived within `timeout` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        began = self.position
         while not self._closed:
             items = self._read_batch()
             if items:
                 return items
             if self._check_file():
                 continue
+            if self.position != began:
+                return []
             left = 3600.0 if deadline is None else deadline - time.monotonic()
             if left <= 0 or not self._waker.wait(left):
                 if deadline is not None and time.monotonic() >= deadline:

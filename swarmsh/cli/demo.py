@@ -196,6 +196,4 @@ def demo(
         for line in render(build(collect(bus, trace_id))):
             click.echo(f"  {line}")
         click.echo("")
-    click.echo(
-        "Live: swarmsh tail -f   One trace: swarmsh trace TRACE_ID   Health: swarmsh status"
-    )
+    click.echo("Live: swarmsh tail -f   One trace: swarmsh trace TRACE_ID   Health: swarmsh status")

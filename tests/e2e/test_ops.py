@@ -24,7 +24,10 @@ def swarm() -> Iterator[Swarm]:
 def swarmsh(swarm: Swarm, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "swarmsh", *args],
-        env=swarm.env, capture_output=True, text=True, timeout=timeout,
+        env=swarm.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -37,8 +40,12 @@ def test_demo_runs_the_whole_scenario(swarm: Swarm) -> None:
     result = swarmsh(swarm, "demo", "--config", str(swarm.conf), "--timeout", "30")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for reaction in ("meeting board called to order", "sprint 42 planned",
-                     "lean project defect-alpha-42 defined", "motion ratify-defect-alpha-42 opened"):
+    for reaction in (
+        "meeting board called to order",
+        "sprint 42 planned",
+        "lean project defect-alpha-42 defined",
+        "motion ratify-defect-alpha-42 opened",
+    ):
         assert f"✓ {reaction}" in out
     assert "└─ swarmsh.command.execute  executor" in out
     assert "The loop closed in" in out
@@ -51,7 +58,9 @@ def test_status_is_healthy_when_all_run(swarm: Swarm) -> None:
     code, report = status(swarm)
     assert code == 0, report["problems"]
     assert report["healthy"] is True
-    assert {n: p["state"] for n, p in report["processes"].items()} == dict.fromkeys(PROGRAMS, "RUNNING")
+    assert {n: p["state"] for n, p in report["processes"].items()} == dict.fromkeys(
+        PROGRAMS, "RUNNING"
+    )
     assert all(p["pid"] > 0 for p in report["processes"].values())
     text = swarmsh(swarm, "status", "--config", str(swarm.conf))
     assert text.returncode == 0 and "RUNNING" in text.stdout
@@ -71,9 +80,17 @@ def test_status_reports_a_stopped_agent_and_its_exact_lag(swarm: Swarm) -> None:
         write_spans(swarm.home / "spans.jsonl", spans)
         code, after = status(swarm)
         assert after["agents"]["lean"]["lag_lines"] == lag_before + 25
-        assert after["agents"]["lean"]["lag_bytes"] == bytes_before + after["bus"]["bytes"] - size_before
-        code, strict = 0, json.loads(
-            swarmsh(swarm, "status", "--json", "--config", str(swarm.conf), "--max-lag", "10").stdout
+        assert (
+            after["agents"]["lean"]["lag_bytes"]
+            == bytes_before + after["bus"]["bytes"] - size_before
+        )
+        code, strict = (
+            0,
+            json.loads(
+                swarmsh(
+                    swarm, "status", "--json", "--config", str(swarm.conf), "--max-lag", "10"
+                ).stdout
+            ),
         )
         assert any("lean lags" in p for p in strict["problems"])
         demo = swarmsh(swarm, "demo", "--config", str(swarm.conf), "--timeout", "5", "--no-start")

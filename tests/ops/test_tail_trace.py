@@ -28,7 +28,19 @@ def run(*args: str) -> str:
 
 def scenario(home: Path) -> None:
     for argv in (
-        ["roberts", "open", "s1", "--kind", "sprint", "--sprint", "1", "--team", "a", "--meeting", "board"],
+        [
+            "roberts",
+            "open",
+            "s1",
+            "--kind",
+            "sprint",
+            "--sprint",
+            "1",
+            "--team",
+            "a",
+            "--meeting",
+            "board",
+        ],
         ["roberts", "second", "s1"],
         ["roberts", "vote", "s1"],
         ["roberts", "close", "s1", "--yes", "5", "--no", "2"],
@@ -74,7 +86,9 @@ def test_tail_follow_sees_new_spans_across_rotation(home: Path) -> None:
     run("roberts", "second", "before")
     proc = subprocess.Popen(
         [sys.executable, "-m", "swarmsh", "tail", "-f", "-n", "1", "--json"],
-        env=dict(os.environ), stdout=subprocess.PIPE, text=True,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         lines: list[str] = []
@@ -97,27 +111,39 @@ def test_tail_follow_sees_new_spans_across_rotation(home: Path) -> None:
 
 def test_trace_renders_the_tree_with_orphans(home: Path) -> None:
     scenario(home)
-    close = next(r for r in read_jsonl(home / "spans.jsonl") if r["attributes"].get("roberts.motion_id") == "s1"
-                 and r["name"] == "swarmsh.roberts.close")
+    close = next(
+        r
+        for r in read_jsonl(home / "spans.jsonl")
+        if r["attributes"].get("roberts.motion_id") == "s1" and r["name"] == "swarmsh.roberts.close"
+    )
     out = run("trace", close["trace_id"]).splitlines()
     assert out[0] == f"trace {close['trace_id']}  (2 spans)"
     assert out[1].startswith("swarmsh.roberts.close  cli  ")
     assert out[2].startswith("└─ swarm.loop.iteration  roberts  ")
     assert "VOTING→PASSED  → swarmsh.scrum.plan" in out[2]
     # an orphan: a span whose parent never reached the bus is shown at the root, marked
-    orphan = {**close, "span_id": "1" * 16, "parent_span_id": "2" * 16, "name": "swarmsh.scrum.plan",
-              "attributes": {"scrum.sprint_number": 1, "scrum.team_id": "a"}}
+    orphan = {
+        **close,
+        "span_id": "1" * 16,
+        "parent_span_id": "2" * 16,
+        "name": "swarmsh.scrum.plan",
+        "attributes": {"scrum.sprint_number": 1, "scrum.team_id": "a"},
+    }
     with open(home / "spans.jsonl", "a") as fh:
         fh.write(json.dumps(orphan) + "\n")
     out = run("trace", close["trace_id"]).splitlines()
-    assert any("swarmsh.scrum.plan" in line and f"orphan: parent {'2' * 16}" in line for line in out)
+    assert any(
+        "swarmsh.scrum.plan" in line and f"orphan: parent {'2' * 16}" in line for line in out
+    )
 
 
 def test_trace_last_and_errors(home: Path) -> None:
     scenario(home)
     last = read_jsonl(home / "spans.jsonl")[-1]
     assert run("trace", "--last").splitlines()[0].startswith(f"trace {last['trace_id']}")
-    opened = next(r for r in read_jsonl(home / "spans.jsonl") if r["name"] == "swarmsh.roberts.open")
+    opened = next(
+        r for r in read_jsonl(home / "spans.jsonl") if r["name"] == "swarmsh.roberts.open"
+    )
     assert opened["trace_id"] in run("trace", "--last", "--name", "swarmsh.roberts.open")
     result = CliRunner().invoke(cli, ["trace", "f" * 32])
     assert result.exit_code == 1 and "not on the bus" in result.output
@@ -128,10 +154,17 @@ def test_trace_last_and_errors(home: Path) -> None:
 
 
 def test_format_line_colours_only_for_terminals() -> None:
-    record = SpanRecord.from_dict({
-        "name": "swarmsh.roberts.second", "trace_id": "a" * 32, "span_id": "b" * 16,
-        "timestamp": 1764000000.5, "status": "ERROR", "status_message": "boom",
-        "attributes": {"roberts.motion_id": "m"}, "resource": {"service.name": "swarmsh-cli"},
-    })
+    record = SpanRecord.from_dict(
+        {
+            "name": "swarmsh.roberts.second",
+            "trace_id": "a" * 32,
+            "span_id": "b" * 16,
+            "timestamp": 1764000000.5,
+            "status": "ERROR",
+            "status_message": "boom",
+            "attributes": {"roberts.motion_id": "m"},
+            "resource": {"service.name": "swarmsh-cli"},
+        }
+    )
     line = format_line(record)
     assert "swarmsh.roberts.second" in line and "motion=m" in line and "(boom)" in line
