@@ -13,9 +13,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from swarmsh.agents import roberts
+from swarmsh.bus.records import SpanRecord
 from swarmsh.cli import cli
 from swarmsh.cli.tail import format_line
-from swarmsh.bus.records import SpanRecord
 from tests.agents.test_runner import drain, make_runner
 from tests.conftest import read_jsonl
 
