@@ -17,6 +17,9 @@ FSYNC_NEVER = "never"  # leave it to the OS: survives any process crash, not a p
 FSYNC_POLICIES = (FSYNC_ALWAYS, FSYNC_NEVER)
 DEFAULT_FSYNC = FSYNC_ALWAYS
 LOCK_TIMEOUT_S = 30.0
+# filelock polls a contended lock; its 50 ms default would put that much on every hop that
+# meets a writer (readers wake on the write, while the writer still holds the lock to fsync).
+LOCK_POLL_S = 0.0005
 
 
 def fsync_policy_from_env() -> str:
@@ -64,14 +67,19 @@ class JsonlWriter:
         if not data.endswith(b"\n"):
             raise ValueError("a JSONL batch must end with a newline")
         try:
-            with self._thread_lock, self._lock():
-                fd = open_append(self.path)
+            with self._thread_lock:
+                lock = self._lock()
+                lock.acquire(poll_interval=LOCK_POLL_S)
                 try:
-                    self._write_whole(fd, data)
-                    if self.fsync == FSYNC_ALWAYS:
-                        os.fsync(fd)
+                    fd = open_append(self.path)
+                    try:
+                        self._write_whole(fd, data)
+                        if self.fsync == FSYNC_ALWAYS:
+                            os.fsync(fd)
+                    finally:
+                        os.close(fd)
                 finally:
-                    os.close(fd)
+                    lock.release()
         except BusWriteError:
             raise
         except OSError as exc:
