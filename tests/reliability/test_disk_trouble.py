@@ -1,0 +1,72 @@
+"""A bus that cannot be written: the CLI fails loudly, agents keep running, nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.agents.test_agent_process import start_agent, wait_for_lines
+from tests.conftest import read_jsonl
+
+
+def cli(home: Path, *args: str, preexec=None) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "swarmsh", *args],
+        env={**os.environ, "SWARMSH_HOME": str(home)},
+        capture_output=True, text=True, timeout=60, preexec_fn=preexec,
+    )
+
+
+def limit_file_size(size: int):  # type: ignore[no-untyped-def]
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return apply
+
+
+def set_immutable(path: Path, on: bool) -> bool:
+    """chattr +i: not even root may write (root ignores permission bits, so a read-only
+    directory would prove nothing here)."""
+    if not shutil.which("chattr"):
+        return False
+    return subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("trouble", "message"),
+    [("fsize", "file too large"), ("immutable", "permission denied")],
+)
+def test_unwritable_bus_fails_the_cli_and_spares_the_agents(home: Path, trouble: str, message: str) -> None:
+    assert cli(home, "roberts", "open", "m0", "--meeting", "b0").returncode == 0
+    agent = start_agent(home, "roberts", "--from", "beginning")
+    try:
+        wait_for_lines(home / "commands.jsonl", 1, agent)
+        size = (home / "spans.jsonl").stat().st_size
+        if trouble == "immutable" and not set_immutable(home / "spans.jsonl", True):
+            pytest.skip("chattr +i is not available here")
+        preexec = limit_file_size(size) if trouble == "fsize" else None
+        try:
+            failed = cli(home, "roberts", "open", "m1", "--meeting", "b1", preexec=preexec)
+        finally:
+            if trouble == "immutable":
+                set_immutable(home / "spans.jsonl", False)
+        assert failed.returncode == 3
+        assert message in failed.stderr and "the action was not recorded" in failed.stderr
+        assert "Traceback" not in failed.stderr
+        assert (home / "spans.jsonl").stat().st_size >= size  # nothing torn (agents may append)
+        assert all(r["attributes"].get("roberts.motion_id") != "m1" for r in read_jsonl(home / "spans.jsonl"))
+        assert agent.poll() is None
+        # the trouble clears: the same action now lands and the agent reacts to it
+        assert cli(home, "roberts", "open", "m1", "--meeting", "b1").returncode == 0
+        wait_for_lines(home / "commands.jsonl", 2, agent)
+        assert [c["args"]["meeting"] for c in read_jsonl(home / "commands.jsonl")] == ["b0", "b1"]
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(10) == 0
