@@ -28,7 +28,7 @@ class NamePrefixFilter:
 
     It must never drop such a span, so besides lines containing a prefix it
     passes lines with a JSON `\\u` escape (which could spell one) and lines that
-    do not look like one JSON object (so the reader dead-letters them).
+    do not look like one JSON object with a name (so the reader dead-letters them).
     `scan()` does the same for a whole region of lines at C speed.
     """
 
@@ -37,7 +37,7 @@ class NamePrefixFilter:
         self.needles = self.prefixes + (b"\\u",)
 
     def __call__(self, line: bytes) -> bool:
-        if any(n in line for n in self.needles):
+        if any(n in line for n in self.needles) or b'"name"' not in line:
             return True
         stripped = line.strip()
         return not (stripped.startswith(b"{") and stripped.endswith(b"}"))
@@ -45,11 +45,12 @@ class NamePrefixFilter:
     def scan(self, region: bytes) -> list[tuple[int, int]] | None:
         """(start, end) of each line of `region` (which ends with a newline) to look at,
         or None when the region has odd lines and must be checked line by line."""
-        # Every line is "{...}" exactly when the region starts with "{", ends with "}\n"
-        # and each of its other newlines sits between "}" and "{".
-        if not (region.startswith(b"{") and region.endswith(b"}\n")):
+        # Every line is '{"name":…}' (as our writer puts it) exactly when the region starts
+        # so, ends with "}\n" and each of its other newlines sits in '}\n{"name":'.
+        # Anything else (other writers, junk) is looked at line by line.
+        if not (region.startswith(b'{"name":') and region.endswith(b"}\n")):
             return None
-        if region.count(b"}\n{") != region.count(b"\n") - 1:
+        if region.count(b'}\n{"name":') != region.count(b"\n") - 1:
             return None
         found: set[int] = set()
         spans: list[tuple[int, int]] = []

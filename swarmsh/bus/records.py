@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -36,7 +37,26 @@ def loads_object(line: bytes) -> dict[str, Any]:
         raise MalformedRecord("not JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise MalformedRecord(f"not a JSON object but a {type(value).__name__}")
+    # Duplicate keys would let two parsers read one line two ways. Our writer's compact
+    # output re-serialises to the same length; anything else gets the exact check.
+    if len(orjson.dumps(value)) != len(line.strip()):
+        _reject_duplicate_keys(line)
     return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        duplicate = next(k for k in keys if keys.count(k) > 1)
+        raise MalformedRecord(f"duplicate key {duplicate!r}")
+    return dict(pairs)
+
+
+def _reject_duplicate_keys(line: bytes) -> None:
+    try:
+        json.loads(line, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError):
+        pass  # orjson accepted it; a difference in number syntax is not our concern
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,10 @@ def cli(home: Path, *args: str, preexec=None) -> subprocess.CompletedProcess[str
     return subprocess.run(
         [sys.executable, "-m", "swarmsh", *args],
         env={**os.environ, "SWARMSH_HOME": str(home)},
-        capture_output=True, text=True, timeout=60, preexec_fn=preexec,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=preexec,
     )
 
 
@@ -36,14 +39,19 @@ def set_immutable(path: Path, on: bool) -> bool:
     directory would prove nothing here)."""
     if not shutil.which("chattr"):
         return False
-    return subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True).returncode == 0
+    return (
+        subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True).returncode
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
     ("trouble", "message"),
     [("fsize", "file too large"), ("immutable", "permission denied")],
 )
-def test_unwritable_bus_fails_the_cli_and_spares_the_agents(home: Path, trouble: str, message: str) -> None:
+def test_unwritable_bus_fails_the_cli_and_spares_the_agents(
+    home: Path, trouble: str, message: str
+) -> None:
     assert cli(home, "roberts", "open", "m0", "--meeting", "b0").returncode == 0
     agent = start_agent(home, "roberts", "--from", "beginning")
     try:
@@ -61,7 +69,10 @@ def test_unwritable_bus_fails_the_cli_and_spares_the_agents(home: Path, trouble:
         assert message in failed.stderr and "the action was not recorded" in failed.stderr
         assert "Traceback" not in failed.stderr
         assert (home / "spans.jsonl").stat().st_size >= size  # nothing torn (agents may append)
-        assert all(r["attributes"].get("roberts.motion_id") != "m1" for r in read_jsonl(home / "spans.jsonl"))
+        assert all(
+            r["attributes"].get("roberts.motion_id") != "m1"
+            for r in read_jsonl(home / "spans.jsonl")
+        )
         assert agent.poll() is None
         # the trouble clears: the same action now lands and the agent reacts to it
         assert cli(home, "roberts", "open", "m1", "--meeting", "b1").returncode == 0

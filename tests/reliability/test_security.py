@@ -33,7 +33,7 @@ def test_the_package_never_uses(pattern: str, what: str) -> None:
 
 
 def test_the_grep_would_catch_a_violation(tmp_path: Path) -> None:
-    sample = 'subprocess.run(cmd, shell=True)\nvalue = eval(text)\nimport pickle\n'
+    sample = "subprocess.run(cmd, shell=True)\nvalue = eval(text)\nimport pickle\n"
     hits = [what for pattern, what in FORBIDDEN if re.search(pattern, sample)]
     assert hits == ["shell=True", "eval(", "pickle"]
 
@@ -46,7 +46,12 @@ def test_supervisord_conf_has_only_an_owner_only_unix_socket() -> None:
     assert parser.get("supervisord", "umask") == "077"
     assert parser.get("supervisorctl", "serverurl").startswith("unix://")
     programs = [s for s in parser.sections() if s.startswith("program:")]
-    assert sorted(programs) == ["program:executor", "program:lean", "program:roberts", "program:scrum"]
+    assert sorted(programs) == [
+        "program:executor",
+        "program:lean",
+        "program:roberts",
+        "program:scrum",
+    ]
     for section in programs:
         assert parser.get(section, "command").startswith("%(here)s/.venv/bin/python -m swarmsh.")
         assert parser.get(section, "stopsignal") == "TERM"
