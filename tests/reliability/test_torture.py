@@ -76,28 +76,59 @@ def run_cascades(swarm: Swarm, n: int, chaos: Chaos | None, timeout: float) -> d
     for i in range(n):
         expected[command_id("roberts", ids[4 * i], "call-to-order")] = "call-to-order"
         expected[command_id("roberts", ids[4 * i + 3], "sprint-plan")] = "plan"
-    wait_until("every sprint planned", lambda: sum(
-        1 for s in executed(swarm).values() for x in s if x["name"] == "swarmsh.scrum.plan") >= n, timeout)
+    wait_until(
+        "every sprint planned",
+        lambda: (
+            sum(1 for s in executed(swarm).values() for x in s if x["name"] == "swarmsh.scrum.plan")
+            >= n
+        ),
+        timeout,
+    )
 
-    reviews = [("swarmsh.scrum.review", {"scrum.sprint_number": i, "scrum.team_id": "t",
-                                         "scrum.velocity": 40.0, "scrum.defect_rate": 5.2}) for i in range(1, n + 1)]
+    reviews = [
+        (
+            "swarmsh.scrum.review",
+            {
+                "scrum.sprint_number": i,
+                "scrum.team_id": "t",
+                "scrum.velocity": 40.0,
+                "scrum.defect_rate": 5.2,
+            },
+        )
+        for i in range(1, n + 1)
+    ]
     ids = write_spans(bus, reviews)
     for i in range(n):
         expected[command_id("scrum", ids[i], "defect-project")] = "define"
-    wait_until("every lean project defined", lambda: sum(
-        1 for s in executed(swarm).values() for x in s if x["name"] == "swarmsh.lean.define") >= n, timeout)
+    wait_until(
+        "every lean project defined",
+        lambda: (
+            sum(
+                1 for s in executed(swarm).values() for x in s if x["name"] == "swarmsh.lean.define"
+            )
+            >= n
+        ),
+        timeout,
+    )
 
     dmaic = []
     for i in range(1, n + 1):
         p = {"lean.project_id": f"defect-t-{i}"}
-        dmaic += [("swarmsh.lean.measure", {**p, "lean.phase": "measure"}),
-                  ("swarmsh.lean.analyze", {**p, "lean.phase": "analyze"}),
-                  ("swarmsh.lean.improve", {**p, "lean.phase": "improve"}),
-                  ("swarmsh.lean.control", {**p, "lean.phase": "control", "lean.process_changes": ["pair review"]})]
+        dmaic += [
+            ("swarmsh.lean.measure", {**p, "lean.phase": "measure"}),
+            ("swarmsh.lean.analyze", {**p, "lean.phase": "analyze"}),
+            ("swarmsh.lean.improve", {**p, "lean.phase": "improve"}),
+            (
+                "swarmsh.lean.control",
+                {**p, "lean.phase": "control", "lean.process_changes": ["pair review"]},
+            ),
+        ]
     ids = write_spans(bus, dmaic)
     for i in range(n):
         expected[command_id("lean", ids[4 * i + 3], "ratify-process-change")] = "ratify"
-    wait_until("every ratification opened", lambda: expected.keys() <= executed(swarm).keys(), timeout)
+    wait_until(
+        "every ratification opened", lambda: expected.keys() <= executed(swarm).keys(), timeout
+    )
     # The first ratification finds the board not in session, so roberts calls it to order once.
     board = command_id("roberts", first_ratify_open(swarm)["span_id"], "call-to-order")
     expected[board] = "call-to-order board"
@@ -106,8 +137,13 @@ def run_cascades(swarm: Swarm, n: int, chaos: Chaos | None, timeout: float) -> d
 
 
 def first_ratify_open(swarm: Swarm) -> dict[str, Any]:
-    opens = [s for s in swarm.spans() if s["name"] == "swarmsh.roberts.open" and s["status"] == "OK"
-             and s["attributes"]["roberts.motion_id"].startswith("ratify-")]
+    opens = [
+        s
+        for s in swarm.spans()
+        if s["name"] == "swarmsh.roberts.open"
+        and s["status"] == "OK"
+        and s["attributes"]["roberts.motion_id"].startswith("ratify-")
+    ]
     return min(opens, key=lambda s: s["timestamp"])
 
 
@@ -120,10 +156,12 @@ def check(swarm: Swarm, n: int, expected: dict[str, str]) -> None:
         execute = next(s for s in spans if s["name"] == "swarmsh.command.execute")
         [cli] = [s for s in spans if s is not execute]
         assert cli["parent_span_id"] == execute["span_id"]
+
     # entity states are those of an uninterrupted run (once the agents have caught up)
     def settled() -> bool:
         with StateStore(swarm.home / "state" / "roberts.db") as store:
             return sum(1 for e in store.entities().values() if e.state == "OPEN") == n
+
     wait_until("roberts to see every ratification motion", settled, 120)
     with StateStore(swarm.home / "state" / "roberts.db") as store:
         roberts = store.entities()
@@ -139,7 +177,9 @@ def check(swarm: Swarm, n: int, expected: dict[str, str]) -> None:
         assert lean[f"project:defect-t-{i}"].state == "CLOSED"
     assert roberts["meeting:board"].state == "IN_SESSION"
     letters = list((swarm.home / "deadletter").glob("*.jsonl"))
-    assert [read_jsonl(p) for p in letters] == [[] for _ in letters], "nothing should be dead-lettered"
+    assert [read_jsonl(p) for p in letters] == [[] for _ in letters], (
+        "nothing should be dead-lettered"
+    )
 
 
 @pytest.mark.parametrize(
@@ -165,8 +205,10 @@ def test_crash_torture(cascades: int, min_kills: int) -> None:
         swarm.wait_running(timeout=60)
         check(swarm, cascades, expected)
         kills = sum(chaos.kills.values())
-        print(f"\ntorture: {cascades} cascades, {len(expected)} commands checked, {kills} kills "
-              f"{dict(chaos.kills)}, duplicates 0, lost 0, {time.monotonic() - began:.0f}s")
+        print(
+            f"\ntorture: {cascades} cascades, {len(expected)} commands checked, {kills} kills "
+            f"{dict(chaos.kills)}, duplicates 0, lost 0, {time.monotonic() - began:.0f}s"
+        )
         assert kills >= min_kills
 
 
@@ -174,7 +216,9 @@ def test_graceful_stop_under_load_loses_and_duplicates_nothing() -> None:
     with running_swarm() as swarm:
         n = 60
         bus = swarm.home / "spans.jsonl"
-        ids = write_spans(bus, [s for i in range(1, n + 1) for s in motion_cycle(f"g{i}", f"gm{i}", i, "g")])
+        ids = write_spans(
+            bus, [s for i in range(1, n + 1) for s in motion_cycle(f"g{i}", f"gm{i}", i, "g")]
+        )
         stopped = swarm.ctl("stop", "swarm:*")  # while the commands flow
         assert stopped.returncode == 0, stopped.stdout
         assert all(info["exitstatus"] == 0 for info in swarm.states().values())
