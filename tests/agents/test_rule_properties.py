@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from swarmsh.agents import lean, roberts, scrum
 from swarmsh.agents.base import Agent, EntityState, Settings
-from swarmsh.executor.validate import build_argv
 from swarmsh.cli import cli
+from swarmsh.executor.validate import build_argv
 
 IDS = st.sampled_from(["a", "b"])
 SPRINTS = st.integers(min_value=1, max_value=2)

@@ -1,4 +1,4 @@
-"""CLI fuzzing (hypothesis): whatever the options, no traceback; bad input exits 2 with a message."""
+"""CLI fuzzing (hypothesis): whatever the options, no traceback; bad input exits 2, saying why."""
 
 from __future__ import annotations
 
