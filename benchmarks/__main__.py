@@ -1,0 +1,156 @@
+"""`make bench`: swarmsh's performance figures, each beside a reference measured in the same run.
+
+python -m benchmarks [--full] [--smoke] [--only NAME ...] [--out benchmarks/results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import hops, workloads
+
+SIZES = {
+    # name: (smoke, default, full)
+    "follower_lines": (20_000, 200_000, 1_000_000),
+    "hops": (20, 200, 500),
+    "cli_runs": (5, 30, 30),
+    "write_spans": (500, 5_000, 20_000),
+    "memory_lines": (20_000, 200_000, 1_000_000),
+}
+
+
+def size(name: str, mode: int) -> int:
+    return SIZES[name][mode]
+
+
+def bench_follower(mode: int) -> dict[str, Any]:
+    lines = size("follower_lines", mode)
+    with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
+        bus = workloads.make_bus(Path(tmp) / "spans.jsonl", lines, agent_share=0.10)
+        agent = workloads.runner_throughput(Path(tmp), lines)
+        naive = workloads.naive_throughput(bus)
+        scan = workloads.follower_only_throughput(bus)
+    return {
+        "lines": lines,
+        "agent_runner_lines_per_s": round(agent),
+        "follower_prefilter_lines_per_s": round(scan),
+        "reference_naive_lines_per_s": round(naive),
+        "ratio_vs_reference": round(agent / naive, 2),
+        "target": ">= 1,500,000 lines/s and >= 5x the reference",
+        "met": agent >= 1_500_000 and agent >= 5 * naive,
+    }
+
+
+def bench_hops(mode: int) -> dict[str, Any]:
+    result = hops.measure(size("hops", mode))
+    result["target"] = "median <= 10 ms, p99 <= 50 ms"
+    result["met"] = result["median_ms"] <= 10 and result["p99_ms"] <= 50
+    return result
+
+
+def _time_runs(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+        times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def bench_cli(mode: int) -> dict[str, Any]:
+    runs = size("cli_runs", mode)
+    with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env["SWARMSH_HOME"] = tmp
+        swarmsh = str(Path(sys.executable).parent / "swarmsh")
+        cli, bare = [], []
+        for i in range(runs):  # interleaved, so both see the same machine noise
+            cli += _time_runs([swarmsh, "roberts", "open", f"m{i}", "--meeting", "board"], 1, env)
+            bare += _time_runs([sys.executable, "-c", "pass"], 1, env)
+    cli_ms, bare_ms = statistics.median(cli), statistics.median(bare)
+    return {
+        "runs": runs,
+        "cli_median_ms": round(cli_ms, 1),
+        "reference_python_c_pass_median_ms": round(bare_ms, 1),
+        "above_bare_python_ms": round(cli_ms - bare_ms, 1),
+        "target": "<= 150 ms and <= 100 ms above bare Python",
+        "met": cli_ms <= 150 and cli_ms - bare_ms <= 100,
+    }
+
+
+def bench_writes(mode: int) -> dict[str, Any]:
+    spans = size("write_spans", mode)
+    with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
+        one = workloads.write_throughput(Path(tmp) / "one.jsonl", spans, processes=1)
+        eight = workloads.write_throughput(Path(tmp) / "eight.jsonl", spans // 4, processes=8)
+        raw = workloads.raw_append_throughput(Path(tmp) / "raw.jsonl", spans)
+    return {
+        "spans_per_process": spans,
+        "one_process_spans_per_s": round(one),
+        "eight_processes_spans_per_s": round(eight),
+        "reference_raw_unlocked_append_lines_per_s": round(raw),
+        "fsync": os.environ.get("SWARMSH_FSYNC", "always"),
+    }
+
+
+def bench_memory(mode: int) -> dict[str, Any]:
+    lines = size("memory_lines", mode)
+    with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
+        half, end = workloads.agent_rss(Path(tmp), lines)
+    return {
+        "lines": lines,
+        "rss_after_half_mb": round(half, 1),
+        "rss_after_all_mb": round(end, 1),
+        "second_half_growth_mb": round(end - half, 1),
+        "target": "<= 60 MB, second half adds < 5 MB",
+        "met": end <= 60 and end - half < 5,
+    }
+
+
+BENCHES: dict[str, Callable[[int], dict[str, Any]]] = {
+    "follower": bench_follower,
+    "hops": bench_hops,
+    "cli": bench_cli,
+    "writes": bench_writes,
+    "memory": bench_memory,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--full", action="store_true", help="the sizes the targets are stated for")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness works")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES))
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
+    args = parser.parse_args()
+    mode = 0 if args.smoke else 2 if args.full else 1
+    results: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "mode": ["smoke", "default", "full"][mode],
+        }
+    }
+    for name in args.only or BENCHES:
+        began = time.monotonic()
+        results[name] = BENCHES[name](mode)
+        results[name]["seconds"] = round(time.monotonic() - began, 1)
+        print(f"{name:<9} " + "  ".join(f"{k}={v}" for k, v in results[name].items()), flush=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
