@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from swarmsh.config import ENV_FSYNC
 from swarmsh.errors import BusWriteError, ConfigError
@@ -46,7 +47,7 @@ class JsonlWriter:
         if self.fsync not in FSYNC_POLICIES:
             raise ConfigError(f"fsync policy {self.fsync!r} is not one of {FSYNC_POLICIES}")
         self._lock_path = self.path.with_name(self.path.name + ".lock")
-        self._file_lock = None  # filelock's, made when first contended
+        self._file_lock: Any = None  # filelock's, made when first contended
         self._thread_lock = threading.Lock()
 
     @contextmanager

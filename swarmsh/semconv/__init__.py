@@ -1,0 +1,1 @@
+"""Semantic conventions: the registry's generator, its generated code and the span checker."""

@@ -1,0 +1,1 @@
+"""Code generated from semconv_registry/: do not edit."""

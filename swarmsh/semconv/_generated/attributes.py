@@ -1,3 +1,9 @@
+"""Attribute, span and metric names of the swarmsh semantic conventions.
+
+Generated from semconv_registry/ by `python -m swarmsh.semconv.generate`: do not edit.
+"""
+
+# Attributes
 LEAN_IMPROVEMENTS = "lean.improvements"
 LEAN_METRICS = "lean.metrics"
 LEAN_PHASE = "lean.phase"
@@ -9,9 +15,9 @@ LEAN_ROOT_CAUSES = "lean.root_causes"
 LEAN_SAVINGS = "lean.savings"
 LEAN_SPONSOR = "lean.sponsor"
 ROBERTS_MEETING_ID = "roberts.meeting_id"
-ROBERTS_MOTION_ID = "roberts.motion_id"
 ROBERTS_MOTION_KIND = "roberts.motion.kind"
 ROBERTS_MOTION_TEXT = "roberts.motion.text"
+ROBERTS_MOTION_ID = "roberts.motion_id"
 ROBERTS_RESULT = "roberts.result"
 ROBERTS_THRESHOLD = "roberts.threshold"
 ROBERTS_VOTES_ABSTAIN = "roberts.votes.abstain"
@@ -38,21 +44,81 @@ SWARM_SPAN_NAME = "swarm.span.name"
 SWARM_STATE_FROM = "swarm.state.from"
 SWARM_STATE_TO = "swarm.state.to"
 SWARM_TRIGGER = "swarm.trigger"
-SPAN_SWARMSH_ROBERTS_CALL_TO_ORDER = "swarmsh.roberts.call-to-order"
-SPAN_SWARMSH_ROBERTS_OPEN = "swarmsh.roberts.open"
-SPAN_SWARMSH_ROBERTS_SECOND = "swarmsh.roberts.second"
-SPAN_SWARMSH_ROBERTS_VOTE = "swarmsh.roberts.vote"
-SPAN_SWARMSH_ROBERTS_CLOSE = "swarmsh.roberts.close"
-SPAN_SWARMSH_ROBERTS_ADJOURN = "swarmsh.roberts.adjourn"
-SPAN_SWARMSH_SCRUM_PLAN = "swarmsh.scrum.plan"
-SPAN_SWARMSH_SCRUM_DAILY = "swarmsh.scrum.daily"
-SPAN_SWARMSH_SCRUM_REVIEW = "swarmsh.scrum.review"
-SPAN_SWARMSH_SCRUM_RETRO = "swarmsh.scrum.retro"
-SPAN_SWARMSH_LEAN_DEFINE = "swarmsh.lean.define"
-SPAN_SWARMSH_LEAN_MEASURE = "swarmsh.lean.measure"
-SPAN_SWARMSH_LEAN_ANALYZE = "swarmsh.lean.analyze"
-SPAN_SWARMSH_LEAN_IMPROVE = "swarmsh.lean.improve"
-SPAN_SWARMSH_LEAN_CONTROL = "swarmsh.lean.control"
+
+# Span names
 SPAN_SWARM_LOOP_ITERATION = "swarm.loop.iteration"
 SPAN_SWARMSH_COMMAND_EXECUTE = "swarmsh.command.execute"
 SPAN_SWARMSH_COMMAND_REJECTED = "swarmsh.command.rejected"
+SPAN_SWARMSH_LEAN_ANALYZE = "swarmsh.lean.analyze"
+SPAN_SWARMSH_LEAN_CONTROL = "swarmsh.lean.control"
+SPAN_SWARMSH_LEAN_DEFINE = "swarmsh.lean.define"
+SPAN_SWARMSH_LEAN_IMPROVE = "swarmsh.lean.improve"
+SPAN_SWARMSH_LEAN_MEASURE = "swarmsh.lean.measure"
+SPAN_SWARMSH_ROBERTS_ADJOURN = "swarmsh.roberts.adjourn"
+SPAN_SWARMSH_ROBERTS_CALL_TO_ORDER = "swarmsh.roberts.call-to-order"
+SPAN_SWARMSH_ROBERTS_CLOSE = "swarmsh.roberts.close"
+SPAN_SWARMSH_ROBERTS_OPEN = "swarmsh.roberts.open"
+SPAN_SWARMSH_ROBERTS_SECOND = "swarmsh.roberts.second"
+SPAN_SWARMSH_ROBERTS_VOTE = "swarmsh.roberts.vote"
+SPAN_SWARMSH_SCRUM_DAILY = "swarmsh.scrum.daily"
+SPAN_SWARMSH_SCRUM_PLAN = "swarmsh.scrum.plan"
+SPAN_SWARMSH_SCRUM_RETRO = "swarmsh.scrum.retro"
+SPAN_SWARMSH_SCRUM_REVIEW = "swarmsh.scrum.review"
+
+# Metric names
+METRIC_SWARM_AGENT_TRANSITIONS = "swarm.agent.transitions"
+METRIC_SWARM_BUS_MALFORMED = "swarm.bus.malformed"
+METRIC_SWARM_COMMANDS_TOTAL = "swarm.commands.total"
+METRIC_SWARM_LOOP_DURATION = "swarm.loop.duration"
+METRIC_SWARM_SPANS_TOTAL = "swarm.spans.total"
+
+
+class LeanPhaseValues:
+    """Values of `lean.phase`."""
+
+    DEFINE = "define"
+    MEASURE = "measure"
+    ANALYZE = "analyze"
+    IMPROVE = "improve"
+    CONTROL = "control"
+
+
+class RobertsMotionKindValues:
+    """Values of `roberts.motion.kind`."""
+
+    GENERAL = "general"
+    SPRINT = "sprint"
+    PROCESS_CHANGE = "process-change"
+
+
+class RobertsResultValues:
+    """Values of `roberts.result`."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+class RobertsThresholdValues:
+    """Values of `roberts.threshold`."""
+
+    MAJORITY = "majority"
+    TWO_THIRDS = "two-thirds"
+
+
+class RobertsVotingMethodValues:
+    """Values of `roberts.voting_method`."""
+
+    VOICE = "voice"
+    BALLOT = "ballot"
+    ROLL_CALL = "roll-call"
+    SHOW_OF_HANDS = "show-of-hands"
+
+
+class SwarmCommandOutcomeValues:
+    """Values of `swarm.command.outcome`."""
+
+    EXECUTED = "executed"
+    FAILED = "failed"
+    REFUSED = "refused"
+    DEADLETTERED = "deadlettered"
+    DUPLICATE = "duplicate"
