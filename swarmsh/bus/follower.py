@@ -238,6 +238,8 @@ class Follower(Generic[T]):
             if left <= 0 or not self._waker.wait(left):
                 if deadline is not None and time.monotonic() >= deadline:
                     return None
+            elif self._waker.woken:
+                return None  # wakeup(): the caller wants to look at its stop flag
         return None
 
     def _read_batch(self) -> list[Item[T]]:

@@ -25,6 +25,7 @@ class FileWaker:
         self.name = path.name
         self._pipe_r, self._pipe_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._inotify = None
+        self.woken = False
         if use_inotify is not False:
             self._inotify = self._start_inotify()
             if self._inotify is None and use_inotify:
@@ -64,7 +65,11 @@ class FileWaker:
             pass  # the pipe is full or closed: a wake-up is pending anyway
 
     def wait(self, timeout: float) -> bool:
-        """Block up to `timeout` s for a change to our file(s); True if something happened."""
+        """Block up to `timeout` s for a change to our file(s); True if something happened.
+
+        After a `wake()`, `woken` is True until the next wait.
+        """
+        self.woken = False
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -75,6 +80,7 @@ class FileWaker:
             ready, _, _ = select.select(fds, [], [], step)
             if self._pipe_r in ready:
                 self._drain_pipe()
+                self.woken = True
                 return True
             if not self._inotify:
                 return True  # polling: let the caller look

@@ -15,7 +15,7 @@ from swarmsh.bus.writer import JsonlWriter
 from swarmsh.errors import BusWriteError
 
 PROCESSES = 8
-LINES_EACH = 500
+LINES_EACH = 2000
 
 
 def _write_many(path: str, writer_id: int, count: int) -> None:
