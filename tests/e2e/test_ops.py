@@ -99,3 +99,49 @@ def test_status_reports_a_stopped_agent_and_its_exact_lag(swarm: Swarm) -> None:
     finally:
         assert swarm.ctl("start", "swarm:lean").returncode == 0
     swarm.wait_running()
+
+
+def test_up_and_down_wrap_supervisord(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.e2e.swarm import REPO, VENV
+
+    base = Path(tempfile.mkdtemp(prefix="swu-", dir="/tmp"))
+    try:
+        (base / "supervisord.conf").symlink_to(REPO / "supervisord.conf")
+        (base / ".venv").symlink_to(VENV)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SWARMSH_"))}
+        env.update(
+            SWARMSH_HOME=str(base / "home"),
+            SWARMSH_FSYNC="never",
+            SWARMSH_SUPERVISOR_CONF=str(base / "supervisord.conf"),
+        )
+        run = lambda *a: subprocess.run(
+            [sys.executable, "-m", "swarmsh", *a],
+            env=env,  # noqa: E731
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        up = run("up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert (
+            "all four daemons RUNNING" in up.stdout
+            and str(base / "home" / "spans.jsonl") in up.stdout
+        )
+        assert (base / "var" / "supervisor.sock").stat().st_mode & 0o777 == 0o700
+        assert (base / "home").stat().st_mode & 0o777 == 0o700
+        assert "already running" in run("up").stdout
+        assert run("status").returncode == 0
+        down = run("down")
+        assert down.returncode == 0 and "stopped" in down.stdout
+        assert run("status").returncode == 5
+        assert "not running" in run("down").stdout
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "swarmsh", "down"], env=env, capture_output=True, timeout=60
+        )
+        shutil.rmtree(base, ignore_errors=True)
