@@ -119,13 +119,16 @@ def test_up_and_down_wrap_supervisord(tmp_path_factory: pytest.TempPathFactory) 
             SWARMSH_FSYNC="never",
             SWARMSH_SUPERVISOR_CONF=str(base / "supervisord.conf"),
         )
-        run = lambda *a: subprocess.run(
-            [sys.executable, "-m", "swarmsh", *a],
-            env=env,  # noqa: E731
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "swarmsh", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
         up = run("up")
         assert up.returncode == 0, up.stdout + up.stderr
         assert (
