@@ -175,25 +175,32 @@ class Follower(Generic[T]):
             os.close(fd)
         return None
 
+    def _check_truncated(self) -> bool:
+        """Cut shorter than what we read, or (if it has grown again since) rewritten with
+        other first bytes: start again at 0. Cheap enough to ask before every read."""
+        if self._fd is None or self._identity is None:
+            return False
+        size = os.fstat(self._fd).st_size
+        if size >= self._offset + len(self._buffer) and self._identity.matches(self._fd):
+            return False
+        _log.warning(
+            "%s: %s was truncated (size %d, offset %d); reading it again from 0",
+            self.reader,
+            self.path,
+            size,
+            self._offset,
+        )
+        self._offset, self._buffer, self._skipping = 0, b"", False
+        self._identity = FileIdentity.of_fd(self._fd)
+        return True
+
     def _check_file(self) -> bool:
-        """At the end of our file: follow rotation or truncation. True if anything changed."""
+        """At the end of our file: open it if it appeared, follow rotation. True if changed."""
         if self._fd is None:
             fd = self._open_path()
             if fd is None:
                 return False
             self._set_file(fd, 0)
-            return True
-        size = os.fstat(self._fd).st_size
-        if size < self._offset + len(self._buffer):
-            _log.warning(
-                "%s: %s was truncated (size %d < offset %d); reading it again from 0",
-                self.reader,
-                self.path,
-                size,
-                self._offset,
-            )
-            self._offset, self._buffer, self._skipping = 0, b"", False
-            self._identity = FileIdentity.of_fd(self._fd)
             return True
         try:
             st = os.stat(self.path)
@@ -227,6 +234,7 @@ class Follower(Generic[T]):
         deadline = None if timeout is None else time.monotonic() + timeout
         began = self.position
         while not self._closed:
+            self._check_truncated()
             items = self._read_batch()
             if items:
                 return items
