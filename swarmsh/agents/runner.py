@@ -34,6 +34,7 @@ DEFAULT_RETENTION_S = 7 * 24 * 3600.0
 POLL_TIMEOUT_S = 1.0
 RETRY_MAX_S = 5.0
 ITERATION_SPAN = "swarm.loop.iteration"
+CACHE_ENTRIES = 100_000
 # Every span name the registry defines: an agent ignores the known ones it has no rule for
 # and dead-letters names under its prefix that nobody defines.
 KNOWN_SPANS = frozenset(v for k, v in vars(attr).items() if k.startswith("SPAN_"))
@@ -103,11 +104,32 @@ class AgentRunner:
             on_malformed=self._count_malformed,
         )
         self._last_prune = 0.0
+        self._cache: dict[str, EntityState | None] = {}
         self._committed = self.follower.position
         if saved is None or start != "checkpoint":
             # Remember where we began at once: a crash before the first batch's commit
             # must resume here, not at whatever the bus's end is by then.
             self.store.commit(self.reader, self._committed.to_dict())
+
+    def _states(self, keys: tuple[str, ...], batch: _Batch) -> dict[str, EntityState]:
+        """The entities' states: this batch's updates, else our cache, else the store."""
+        states: dict[str, EntityState] = {}
+        missing = []
+        for key in keys:
+            if key in batch.updates:
+                states[key] = batch.updates[key]
+            elif key not in self._cache:
+                missing.append(key)
+            elif (cached := self._cache[key]) is not None:
+                states[key] = cached
+        if missing:
+            found = self.store.get(missing)
+            if len(self._cache) > CACHE_ENTRIES:
+                self._cache.clear()  # crude but bounded; the store has everything
+            for key in missing:
+                self._cache[key] = found.get(key)  # None: known to be new
+            states.update(found)
+        return states
 
     def _count_malformed(self, reason: str) -> None:
         self.telemetry.instruments.malformed.add(1, {attr.SWARM_BUS_READER: self.reader})
@@ -130,10 +152,7 @@ class AgentRunner:
             )
             raise MalformedRecord(f"attributes do not fit {record.name}: {problems}") from None
         keys = agent.keys[trigger](model)
-        states = {k: batch.updates[k] for k in keys if k in batch.updates}
-        missing = [k for k in keys if k not in states]
-        states.update(self.store.get(missing))
-        outcome: Outcome = agent.rules[trigger](model, states, self.settings)
+        outcome: Outcome = agent.rules[trigger](model, self._states(keys, batch), self.settings)
         depth = record.attributes.get(attr.SWARM_LOOP_DEPTH, 0)
         depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else 0
         attributes: dict[str, Any] = {
@@ -144,33 +163,36 @@ class AgentRunner:
             attr.SWARM_LOOP_DEPTH: depth,
             **agent.describe(model),
         }
-        tracer = self.telemetry.tracer
-        with tracer.start_as_current_span(
+        # Started, not made current: nothing runs inside it, and attaching a context costs.
+        span = self.telemetry.tracer.start_span(
             ITERATION_SPAN, context=source_context(record), attributes=attributes
-        ) as span:
-            if outcome.rejected:
-                span.set_attribute(attr.SWARM_REJECTION_REASON, outcome.rejected)
-                span.set_status(Status(StatusCode.ERROR, outcome.rejected))
-                batch.counters["rejected"] += 1
-                return
-            ctx = span.get_span_context()
-            traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
-            for request in outcome.commands:
-                command = NextCommand(
-                    id=command_id(agent.name, record.span_id, request.rule),
-                    command=request.command,
-                    args=dict(request.args),
-                    reason=request.reason,
-                    agent=agent.name,
-                    source=CommandSource(record.trace_id, record.span_id, record.end),
-                    traceparent=traceparent,
-                    depth=depth + 1,
-                    created_at=now,
-                )
-                span.set_attribute(attr.SWARM_COMMAND, command.command)
-                span.set_attribute(attr.SWARM_COMMAND_ID, command.id)
-                batch.commands.append(command)
-            span.set_status(Status(StatusCode.OK))
+        )
+        if outcome.rejected:
+            span.set_attribute(attr.SWARM_REJECTION_REASON, outcome.rejected)
+            span.set_status(Status(StatusCode.ERROR, outcome.rejected))
+            span.end()
+            batch.counters["rejected"] += 1
+            return
+        ctx = span.get_span_context()
+        traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+        for request in outcome.commands:
+            command = NextCommand(
+                id=command_id(agent.name, record.span_id, request.rule),
+                command=request.command,
+                args=dict(request.args),
+                reason=request.reason,
+                agent=agent.name,
+                source=CommandSource(record.trace_id, record.span_id, record.end),
+                traceparent=traceparent,
+                depth=depth + 1,
+                created_at=now,
+            )
+            span.set_attributes(
+                {attr.SWARM_COMMAND: command.command, attr.SWARM_COMMAND_ID: command.id}
+            )
+            batch.commands.append(command)
+        span.set_status(Status(StatusCode.OK))
+        span.end()
         batch.updates.update(outcome.updates)
         batch.counters["handled"] += 1
         batch.counters["commands"] += len(outcome.commands)
@@ -218,6 +240,7 @@ class AgentRunner:
                     counters=batch.counters,
                 )
                 self._committed = position
+                self._cache.update(batch.updates)  # we are the store's only writer
                 return True
             except (BusWriteError, OSError) as exc:
                 _log.error("cannot make the batch durable (%s); retrying in %.1fs", exc, delay)
@@ -230,6 +253,7 @@ class AgentRunner:
             return
         self._last_prune = now
         removed = self.store.prune(now - self.retention_s)
+        self._cache.clear()
         if removed:
             _log.info("pruned %d finished entities older than %.0fs", removed, self.retention_s)
 

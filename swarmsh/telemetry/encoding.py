@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 
 _NS = 1e9
@@ -13,6 +14,17 @@ _NS = 1e9
 def _attrs(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     # Sequences stay sequences (tuples serialise as JSON arrays); scalars as they are.
     return dict(attributes) if attributes else {}
+
+
+_resources: dict[int, tuple[Resource, dict[str, Any]]] = {}
+
+
+def _resource(resource: Resource) -> dict[str, Any]:
+    # One provider, one resource: encode it once, not once per span.
+    cached = _resources.get(id(resource))
+    if cached is None or cached[0] is not resource:
+        cached = _resources[id(resource)] = (resource, _attrs(resource.attributes))
+    return cached[1]
 
 
 def span_to_record(span: ReadableSpan) -> dict[str, Any]:
@@ -46,5 +58,5 @@ def span_to_record(span: ReadableSpan) -> dict[str, Any]:
             }
             for link in span.links
         ],
-        "resource": _attrs(span.resource.attributes),
+        "resource": _resource(span.resource),
     }
