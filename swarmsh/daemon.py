@@ -11,9 +11,16 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Protocol
 
-from swarmsh.errors import EXIT_FAILURE, AlreadyRunning
+import click
+
+from swarmsh.config import ENV_HOME, Paths
+from swarmsh.errors import EXIT_FAILURE, AlreadyRunning, SwarmshError
 from swarmsh.fsutil import FILE_MODE, ensure_dir
+
+if TYPE_CHECKING:
+    from swarmsh.telemetry import Telemetry
 
 _log = logging.getLogger(__name__)
 
@@ -78,3 +85,61 @@ def install_stop_handlers(stop: threading.Event, wake: Callable[[], None]) -> No
     signal.signal(signal.SIGINT, handler)
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a size limit must be EFBIG, not death
+
+
+class Daemon(Protocol):
+    """What `run_daemon` runs: an agent runner or the executor."""
+
+    def run(self, stop: threading.Event) -> None: ...
+
+    def wakeup(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def run_daemon(
+    name: str, make: Callable[[Paths, Telemetry, str], Daemon], *, start_help: str
+) -> None:
+    """The command line and life cycle every daemon shares: options, one instance per home,
+    telemetry, graceful stop, and a clean shutdown order (stop reading, commit, flush)."""
+
+    @click.command(name=f"swarmsh-{name}")
+    @click.option("--home", envvar=ENV_HOME, type=click.Path(file_okay=False))
+    @click.option(
+        "--from",
+        "start",
+        type=click.Choice(["checkpoint", "beginning", "end"]),
+        default="checkpoint",
+        show_default=True,
+        help=f"Where to start: {start_help}.",
+    )
+    @click.option("--console", is_flag=True, default=None, help="Also print spans on stdout.")
+    @click.option("--otlp/--no-otlp", default=None, help="Export over OTLP.")
+    def command(home: str | None, start: str, console: bool | None, otlp: bool | None) -> None:
+        from swarmsh.telemetry import setup_telemetry
+
+        configure_logging(name)
+        paths = Paths.from_home(home)
+        lock = InstanceLock(paths.state, name)
+        telemetry = None
+        try:
+            lock.acquire()
+            telemetry = setup_telemetry(f"swarmsh-{name}", paths.bus, console=console, otlp=otlp)
+            daemon = make(paths, telemetry, start)
+        except SwarmshError as exc:
+            click.echo(f"swarmsh-{name}: {exc}", err=True)
+            if telemetry is not None:
+                telemetry.shutdown()
+            lock.release()
+            raise SystemExit(exc.exit_code) from None
+        stop = threading.Event()
+        install_stop_handlers(stop, daemon.wakeup)
+        try:
+            daemon.run(stop)
+        finally:
+            daemon.close()
+            telemetry.shutdown()
+            lock.release()
+        _log.info("%s stopped", name)
+
+    command()

@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import click
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 from pydantic import ValidationError
@@ -22,7 +21,7 @@ from swarmsh.bus.position import Position
 from swarmsh.bus.records import CommandSource, NextCommand, SpanRecord, dumps_line
 from swarmsh.bus.writer import JsonlWriter
 from swarmsh.config import ENV_DEFECT_THRESHOLD, Paths, env_float
-from swarmsh.errors import BusWriteError, MalformedRecord, SwarmshError
+from swarmsh.errors import BusWriteError, MalformedRecord
 from swarmsh.semconv._generated import attributes as attr
 from swarmsh.store import CommandEntry, StateStore
 from swarmsh.telemetry import Telemetry
@@ -270,6 +269,10 @@ class AgentRunner:
             else:
                 self.prune(time.time())
 
+    def wakeup(self) -> None:
+        """Interrupt a waiting poll (from a signal handler)."""
+        self.follower.wakeup()
+
     def close(self) -> None:
         self.follower.close()
         self.store.close()
@@ -277,47 +280,18 @@ class AgentRunner:
 
 def main(agent: Agent) -> None:
     """`python -m swarmsh.agents.<name>`: run one agent in the foreground until SIGTERM."""
+    from swarmsh.daemon import run_daemon
 
-    @click.command(name=f"swarmsh-{agent.name}")
-    @click.option("--home", envvar="SWARMSH_HOME", type=click.Path(file_okay=False))
-    @click.option(
-        "--from",
-        "start",
-        type=click.Choice(["checkpoint", "beginning", "end"]),
-        default="checkpoint",
-        show_default=True,
-        help="Where to start: the saved checkpoint (the bus's end on first start), "
-        "the bus's first byte, or its end.",
-    )
-    @click.option("--console", is_flag=True, default=None)
-    @click.option("--otlp/--no-otlp", default=None)
-    def command(home: str | None, start: str, console: bool | None, otlp: bool | None) -> None:
-        from swarmsh.daemon import InstanceLock, configure_logging, install_stop_handlers
-        from swarmsh.telemetry import setup_telemetry
-
-        configure_logging(agent.name)
-        paths = Paths.from_home(home)
-        try:
-            settings = Settings(defect_threshold=env_float(ENV_DEFECT_THRESHOLD, 3.0, minimum=0))
-            retention = env_float(ENV_RETENTION, DEFAULT_RETENTION_S, minimum=0)
-            lock = InstanceLock(paths.state, agent.name).acquire()
-            telemetry = setup_telemetry(
-                f"swarmsh-{agent.name}", paths.bus, console=console, otlp=otlp
-            )
-        except SwarmshError as exc:
-            click.echo(f"swarmsh-{agent.name}: {exc}", err=True)
-            raise SystemExit(exc.exit_code) from None
-        stop = threading.Event()
-        runner = AgentRunner(
+    def make(paths: Paths, telemetry: Telemetry, start: str) -> AgentRunner:
+        settings = Settings(defect_threshold=env_float(ENV_DEFECT_THRESHOLD, 3.0, minimum=0))
+        retention = env_float(ENV_RETENTION, DEFAULT_RETENTION_S, minimum=0)
+        return AgentRunner(
             agent, paths, telemetry, settings=settings, start=start, retention_s=retention
         )
-        install_stop_handlers(stop, runner.follower.wakeup)
-        try:
-            runner.run(stop)
-        finally:
-            runner.close()
-            telemetry.shutdown()
-            lock.release()
-        _log.info("agent %s stopped", agent.name)
 
-    command()
+    run_daemon(
+        agent.name,
+        make,
+        start_help="the saved checkpoint (the bus's end on first start), "
+        "the bus's first byte, or its end",
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from typing import Any
 
 import click
@@ -284,6 +283,10 @@ class Executor:
             if self.follower.position != self._committed:
                 self._commit(self.follower.position, None)  # also covers skipped lines
 
+    def wakeup(self) -> None:
+        """Interrupt a waiting poll (from a signal handler)."""
+        self.follower.wakeup()
+
     def close(self) -> None:
         self.follower.close()
         self.store.close()
@@ -298,53 +301,18 @@ def _size(path: os.PathLike[str]) -> int:
 
 def main() -> None:
     """`python -m swarmsh.executor`: run the executor in the foreground until SIGTERM."""
+    from swarmsh.daemon import run_daemon
 
-    @click.command(name="swarmsh-executor")
-    @click.option("--home", envvar="SWARMSH_HOME", type=click.Path(file_okay=False))
-    @click.option(
-        "--from",
-        "start",
-        type=click.Choice(["checkpoint", "beginning", "end"]),
-        default="checkpoint",
-        show_default=True,
-        help="Where to start in the queue (first start: its beginning).",
-    )
-    @click.option("--console", is_flag=True, default=None)
-    @click.option("--otlp/--no-otlp", default=None)
-    def command(home: str | None, start: str, console: bool | None, otlp: bool | None) -> None:
-        from swarmsh.daemon import InstanceLock, configure_logging, install_stop_handlers
-        from swarmsh.telemetry import setup_telemetry
-
-        configure_logging(READER)
-        paths = Paths.from_home(home)
-        try:
-            max_depth = env_int(ENV_MAX_DEPTH, DEFAULT_MAX_DEPTH, minimum=0)
-            max_attempts = env_int(ENV_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, minimum=1)
-            backoff = env_float(ENV_BACKOFF_BASE, 0.2, minimum=0)
-            lock = InstanceLock(paths.state, READER).acquire()
-            telemetry = setup_telemetry("swarmsh-executor", paths.bus, console=console, otlp=otlp)
-        except SwarmshError as exc:
-            click.echo(f"swarmsh-executor: {exc}", err=True)
-            raise SystemExit(exc.exit_code) from None
-        stop = threading.Event()
-        executor = Executor(
+    def make(paths: Paths, telemetry: Telemetry, start: str) -> Executor:
+        return Executor(
             paths,
             telemetry,
             start=start,
-            max_depth=max_depth,
-            max_attempts=max_attempts,
-            backoff_base=backoff,
+            max_depth=env_int(ENV_MAX_DEPTH, DEFAULT_MAX_DEPTH, minimum=0),
+            max_attempts=env_int(ENV_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, minimum=1),
+            backoff_base=env_float(ENV_BACKOFF_BASE, 0.2, minimum=0),
         )
-        install_stop_handlers(stop, executor.follower.wakeup)
-        try:
-            executor.run(stop)
-        finally:
-            executor.close()
-            telemetry.shutdown()
-            lock.release()
-        _log.info("executor stopped")
 
-    command()
-
-
-__all__ = ["Executor", "main", "time"]
+    run_daemon(
+        READER, make, start_help="the saved checkpoint (the queue's beginning on first start)"
+    )
