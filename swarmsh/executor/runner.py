@@ -16,7 +16,7 @@ from swarmsh.bus.follower import Follower
 from swarmsh.bus.position import Position
 from swarmsh.bus.records import NextCommand
 from swarmsh.config import ENV_MAX_DEPTH, Paths, env_float, env_int
-from swarmsh.errors import BusWriteError, CommandRejected, SwarmshError
+from swarmsh.errors import BusWriteError, CommandRejected
 from swarmsh.executor.backoff import compute_backoff
 from swarmsh.executor.ledger import find_command_span
 from swarmsh.executor.validate import build_argv
@@ -70,11 +70,10 @@ class Executor:
         self.store = StateStore(paths.state / f"{READER}.db", durable=True)
         self.deadletter = DeadLetterWriter(paths.deadletter_file(READER))
         saved = self.store.load_position(READER)
-        begin: Position | str = (
-            Position.from_dict(saved)
-            if saved and start == "checkpoint"
-            else ("beginning" if start == "checkpoint" else start)
-        )
+        begin: Position | str = start
+        if start == "checkpoint":
+            # the first start reads the whole queue: every command in it is still to run
+            begin = Position.from_dict(saved) if saved else "beginning"
         self.follower: Follower[NextCommand] = Follower(
             paths.queue,
             reader=READER,
@@ -148,7 +147,7 @@ class Executor:
                 )
                 return True
             if outcome == REFUSED:
-                self._reject(command, position, error, span=False)
+                self._reject(command, position, error)
                 return True
             _log.warning(
                 "command %s attempt %d/%d failed: %s", command.id, attempt, self.max_attempts, error
@@ -198,7 +197,7 @@ class Executor:
                 self.root.main(args=argv, prog_name="swarmsh", standalone_mode=False, obj=state)
             except click.UsageError as exc:
                 outcome, error = REFUSED, f"{command.command}: {exc.format_message()}"
-            except (click.ClickException, click.Abort, SwarmshError, Exception) as exc:  # noqa: B014
+            except Exception as exc:  # the command failed: retried, then dead-lettered
                 outcome, error = "failed", f"{type(exc).__name__}: {exc}"
                 span.record_exception(exc)
             span.set_attribute(attr.SWARM_COMMAND_OUTCOME, outcome)
@@ -232,9 +231,7 @@ class Executor:
     ) -> None:
         self._commit(position, CommandEntry(command.id, command.command, status, info), **counters)
 
-    def _reject(
-        self, command: NextCommand, position: Position, reason: str, *, span: bool = True
-    ) -> None:
+    def _reject(self, command: NextCommand, position: Position, reason: str) -> None:
         _log.warning("refused command %s (%s): %s", command.id, command.command, reason)
         parent = _propagator.extract({"traceparent": command.traceparent})
         with self.telemetry.tracer.start_as_current_span(
