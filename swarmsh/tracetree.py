@@ -60,16 +60,29 @@ def last_trace_id(bus: Path, name_prefix: str | None = None) -> str | None:
     return None
 
 
-def collect(bus: Path, trace_id: str) -> list[SpanRecord]:
-    """Every span of `trace_id`, scanning the bus with a byte prefilter on the id."""
+def collect(bus: Path, trace_id: str, chunk: int = CHUNK) -> list[SpanRecord]:
+    """Every span of `trace_id`: the bus is read in chunks and only lines holding the id
+    (found with bytes.find) are parsed, so a large bus costs little more than its reading."""
     needle = trace_id.encode()
     found: list[SpanRecord] = []
+    tail = b""
     with open(bus, "rb") as handle:
-        for line in handle:
-            if needle in line:
-                record = _parse(line)
+        while block := handle.read(chunk):
+            data = tail + block
+            end = data.rfind(b"\n") + 1
+            data, tail = data[:end], data[end:]
+            at = data.find(needle)
+            while at != -1:
+                start = data.rfind(b"\n", 0, at) + 1
+                stop = data.find(b"\n", at)
+                record = _parse(data[start:stop])
                 if record and record.trace_id == trace_id:
                     found.append(record)
+                at = data.find(needle, stop)
+    if tail:
+        record = _parse(tail)
+        if record and record.trace_id == trace_id:
+            found.append(record)
     return found
 
 

@@ -14,7 +14,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     results = json.loads(out.read_text())
@@ -22,7 +25,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert set(results) == {"machine", "follower", "hops", "cli", "writes", "memory"}
     assert results["follower"]["agent_runner_lines_per_s"] > 0
     assert results["follower"]["reference_naive_lines_per_s"] > 0
-    assert results["hops"]["hops"] == 20 and 0 < results["hops"]["median_ms"] <= results["hops"]["p99_ms"]
+    assert (
+        results["hops"]["hops"] == 20
+        and 0 < results["hops"]["median_ms"] <= results["hops"]["p99_ms"]
+    )
     assert results["cli"]["cli_median_ms"] > results["cli"]["reference_python_c_pass_median_ms"] > 0
     assert results["writes"]["one_process_spans_per_s"] > 0
     assert 0 < results["memory"]["rss_after_half_mb"] <= results["memory"]["rss_after_all_mb"] + 1
