@@ -31,7 +31,11 @@ def test_bench_smoke(tmp_path: Path) -> None:
     )
     assert results["cli"]["cli_median_ms"] > results["cli"]["reference_python_c_pass_median_ms"] > 0
     assert results["writes"]["one_process_spans_per_s"] > 0
-    assert 0 < results["memory"]["rss_after_half_mb"] <= results["memory"]["rss_after_all_mb"] + 1
+    memory = results["memory"]
+    # RSS may shrink between samples (the allocator returns pages), so only
+    # growth over the second half is bounded, not its sign.
+    assert memory["rss_after_half_mb"] > 0 and memory["rss_after_all_mb"] > 0
+    assert memory["second_half_growth_mb"] < 5
     for name in ("follower", "hops", "cli", "memory"):
         assert isinstance(results[name]["met"], bool)
     assert "follower" in result.stdout and "wrote" in result.stdout
