@@ -37,9 +37,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The file's whole lines. A process may be appending as we read, and a reader can
+    see part of a large write: the unfinished last line is not a record yet."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    data = path.read_bytes()
+    whole = data[: data.rfind(b"\n") + 1]
+    return [json.loads(line) for line in whole.splitlines() if line.strip()]
 
 
 @pytest.fixture
