@@ -10,8 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 from pydantic import ValidationError
 
 from swarmsh.agents.base import Agent, EntityState, Outcome, Settings
@@ -33,6 +32,7 @@ DEFAULT_RETENTION_S = 7 * 24 * 3600.0
 POLL_TIMEOUT_S = 1.0
 RETRY_MAX_S = 5.0
 ITERATION_SPAN = "swarm.loop.iteration"
+_OK = Status(StatusCode.OK)
 CACHE_ENTRIES = 10_000  # bounded: the agent must stay small (see benchmarks: memory)
 # Every span name the registry defines: an agent ignores the known ones it has no rule for
 # and dead-letters names under its prefix that nobody defines.
@@ -44,11 +44,10 @@ def command_id(agent: str, source_span_id: str, rule: str) -> str:
     return hashlib.sha256(f"{agent}|{source_span_id}|{rule}".encode()).hexdigest()[:32]
 
 
-def source_context(record: SpanRecord) -> Any:
+def source_context(record: SpanRecord) -> SpanContext:
     """The record's span as a remote parent, so our span joins its trace."""
     flags = TraceFlags(TraceFlags.SAMPLED if record.sampled else TraceFlags.DEFAULT)
-    parent = SpanContext(int(record.trace_id, 16), int(record.span_id, 16), True, flags)
-    return trace.set_span_in_context(NonRecordingSpan(parent))
+    return SpanContext(int(record.trace_id, 16), int(record.span_id, 16), True, flags)
 
 
 @dataclass
@@ -136,6 +135,7 @@ class AgentRunner:
     # -- one record -------------------------------------------------------------------------
 
     def handle(self, record: SpanRecord, batch: _Batch, now: float) -> None:
+        began_ns = time.time_ns()
         agent = self.agent
         trigger = record.name[len(agent.prefix) :]
         model_type = agent.models.get(trigger)
@@ -162,36 +162,39 @@ class AgentRunner:
             attr.SWARM_LOOP_DEPTH: depth,
             **agent.describe(model),
         }
-        # Started, not made current: nothing runs inside it, and attaching a context costs.
-        span = self.telemetry.tracer.start_span(
-            ITERATION_SPAN, context=source_context(record), attributes=attributes
-        )
+        parent = source_context(record)
         if outcome.rejected:
-            span.set_attribute(attr.SWARM_REJECTION_REASON, outcome.rejected)
-            span.set_status(Status(StatusCode.ERROR, outcome.rejected))
-            span.end()
+            attributes[attr.SWARM_REJECTION_REASON] = outcome.rejected
+            self.telemetry.record_span(
+                ITERATION_SPAN,
+                parent,
+                attributes,
+                Status(StatusCode.ERROR, outcome.rejected),
+                began_ns,
+            )
             batch.counters["rejected"] += 1
             return
-        ctx = span.get_span_context()
+        ids = [command_id(agent.name, record.span_id, r.rule) for r in outcome.commands]
+        if ids:  # one command per span in every built-in rule; with more, the last is named
+            attributes[attr.SWARM_COMMAND] = outcome.commands[-1].command
+            attributes[attr.SWARM_COMMAND_ID] = ids[-1]
+        ctx = self.telemetry.record_span(ITERATION_SPAN, parent, attributes, _OK, began_ns)
         traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
-        for request in outcome.commands:
-            command = NextCommand(
-                id=command_id(agent.name, record.span_id, request.rule),
-                command=request.command,
-                args=dict(request.args),
-                reason=request.reason,
-                agent=agent.name,
-                source=CommandSource(record.trace_id, record.span_id, record.end),
-                traceparent=traceparent,
-                depth=depth + 1,
-                created_at=now,
+        source = CommandSource(record.trace_id, record.span_id, record.end)
+        for request, id_ in zip(outcome.commands, ids, strict=True):
+            batch.commands.append(
+                NextCommand(
+                    id=id_,
+                    command=request.command,
+                    args=dict(request.args),
+                    reason=request.reason,
+                    agent=agent.name,
+                    source=source,
+                    traceparent=traceparent,
+                    depth=depth + 1,
+                    created_at=now,
+                )
             )
-            span.set_attributes(
-                {attr.SWARM_COMMAND: command.command, attr.SWARM_COMMAND_ID: command.id}
-            )
-            batch.commands.append(command)
-        span.set_status(Status(StatusCode.OK))
-        span.end()
         batch.updates.update(outcome.updates)
         batch.counters["handled"] += 1
         batch.counters["commands"] += len(outcome.commands)

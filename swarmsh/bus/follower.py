@@ -20,6 +20,7 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LINE = 1 << 20
 DEFAULT_CHUNK = 1 << 20
+DEFAULT_BATCH_RECORDS = 4096
 Item = tuple[T, Position]
 
 
@@ -94,6 +95,7 @@ class Follower(Generic[T]):
         accept: Callable[[bytes], bool] | None = None,
         max_line_bytes: int | None = None,
         chunk_size: int = DEFAULT_CHUNK,
+        batch_records: int = DEFAULT_BATCH_RECORDS,
         on_malformed: Callable[[str], None] | None = None,
         use_inotify: bool | None = None,
     ) -> None:
@@ -104,6 +106,7 @@ class Follower(Generic[T]):
         self.accept = accept
         self.max_line = max_line_bytes or env_int(ENV_MAX_LINE, DEFAULT_MAX_LINE, minimum=64)
         self.chunk_size = chunk_size
+        self.batch_records = batch_records
         self.on_malformed = on_malformed
         self._waker = FileWaker(self.path, use_inotify=use_inotify)
         self._fd: int | None = None
@@ -251,12 +254,17 @@ class Follower(Generic[T]):
         return None
 
     def _read_batch(self) -> list[Item[T]]:
+        """Records from the chunks at hand: one short read when we are live, several full
+        chunks (up to `batch_records`) when behind, so a caller's per-batch cost (fsync,
+        commit) is shared by many records while it catches up."""
         items: list[Item[T]] = []
-        while self._fd is not None and not items:
+        while self._fd is not None and len(items) < self.batch_records:
             chunk = os.pread(self._fd, self.chunk_size, self._offset + len(self._buffer))
             if not chunk:
-                return items
+                break
             self._consume(self._buffer + chunk, items)
+            if len(chunk) < self.chunk_size and items:
+                break  # at the end of what is written: hand these over now
         return items
 
     def _refresh_identity(self) -> None:

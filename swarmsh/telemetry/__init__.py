@@ -6,13 +6,17 @@ import logging
 import os
 import sys
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Tracer
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, TraceFlags, Tracer
 
 from swarmsh import __version__
 from swarmsh.config import ENV_CONSOLE, env_flag
@@ -22,6 +26,7 @@ from swarmsh.telemetry.sampling import sampler_from_env
 _log = logging.getLogger(__name__)
 
 INSTRUMENTATION_NAME = "swarmsh"
+_SCOPE = InstrumentationScope(INSTRUMENTATION_NAME, __version__)
 
 
 @dataclass
@@ -66,10 +71,64 @@ class Telemetry:
     tracer: Tracer
     bus: BusSpanProcessor
     instruments: Instruments
+    # Every span processor of `tracer_provider`, bus first, for `record_span`
+    # (add more with `add_span_processor`, not on the provider itself).
+    processors: tuple[SpanProcessor, ...] = ()
     meter_provider: Any = None  # an SDK MeterProvider when OTLP is on
     otlp: bool = False
     shutdown_timeout: float = 5.0
     _stopped: bool = field(default=False, repr=False)
+
+    def add_span_processor(self, processor: SpanProcessor) -> None:
+        """Add a processor that sees every span, `record_span`'s included."""
+        self.tracer_provider.add_span_processor(processor)
+        self.processors += (processor,)
+
+    def record_span(
+        self,
+        name: str,
+        parent: SpanContext,
+        attributes: Mapping[str, Any],
+        status: Status,
+        start_ns: int,
+    ) -> SpanContext:
+        """Record a finished child span of `parent` that ends now; return its context.
+
+        The same sampling, ids, resource and processors as `tracer.start_span`,
+        without the live-span machinery (locks, attribute cleaning, context
+        tokens) that a span with nothing running inside it does not need: an
+        agent catching up records one per handled span, and this is five times
+        cheaper. `attributes` must already be valid OTel attribute values.
+        """
+        provider = self.tracer_provider
+        trace_id = parent.trace_id
+        sampling = provider.sampler.should_sample(
+            trace.set_span_in_context(NonRecordingSpan(parent)), trace_id, name, None, attributes
+        )
+        flags = TraceFlags.SAMPLED if sampling.decision.is_sampled() else TraceFlags.DEFAULT
+        context = SpanContext(
+            trace_id,
+            provider.id_generator.generate_span_id(),
+            False,
+            TraceFlags(flags),
+            sampling.trace_state,
+        )
+        if sampling.attributes:
+            attributes = {**attributes, **sampling.attributes}
+        span = ReadableSpan(
+            name,
+            context,
+            parent,
+            provider.resource,
+            attributes,
+            status=status,
+            start_time=start_ns,
+            end_time=time.time_ns(),
+            instrumentation_scope=_SCOPE,
+        )
+        for processor in self.processors:
+            processor.on_end(span)
+        return context
 
     def flush_bus(self, *, keep_on_error: bool = True) -> None:
         """Make every ended span durable on the bus; raises `BusWriteError` if it cannot."""
@@ -134,14 +193,14 @@ def setup_telemetry(
     resource = _resource(service_name)
     provider = TracerProvider(resource=resource, sampler=sampler_from_env())
     bus = BusSpanProcessor(BusSpanExporter(bus_path, fsync=fsync), immediate=immediate_bus)
-    provider.add_span_processor(bus)
+    processors: list[SpanProcessor] = [bus]
     if console:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
         from swarmsh.bus.records import dumps_line
         from swarmsh.telemetry.encoding import span_to_record
 
-        provider.add_span_processor(
+        processors.append(
             SimpleSpanProcessor(
                 ConsoleSpanExporter(
                     out=sys.stdout,
@@ -155,7 +214,7 @@ def setup_telemetry(
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        provider.add_span_processor(
+        processors.append(
             BatchSpanProcessor(otlp_config.span_exporter(otlp_timeout))  # sampled spans only
         )
         reader = PeriodicExportingMetricReader(otlp_config.metric_exporter(otlp_timeout))
@@ -165,12 +224,15 @@ def setup_telemetry(
         from opentelemetry.metrics import NoOpMeter
 
         meter = NoOpMeter(INSTRUMENTATION_NAME)
+    for processor in processors:
+        provider.add_span_processor(processor)
     return Telemetry(
         service_name=service_name,
         tracer_provider=provider,
         tracer=provider.get_tracer(INSTRUMENTATION_NAME, __version__),
         bus=bus,
         instruments=Instruments.create(meter),
+        processors=tuple(processors),
         meter_provider=meter_provider,
         otlp=otlp,
         shutdown_timeout=shutdown_timeout,

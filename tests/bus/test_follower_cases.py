@@ -195,3 +195,22 @@ def test_wakeup_interrupts_a_poll(tmp_path: Path) -> None:
     began = time.monotonic()
     assert f.poll(5) is None
     assert time.monotonic() - began < 1.0
+
+
+def test_behind_it_reads_many_chunks_per_batch_and_live_it_returns_at_once(
+    tmp_path: Path,
+) -> None:
+    bus = tmp_path / "spans.jsonl"
+    bus.write_bytes(b"".join(span(i) for i in range(1000)))
+    per_chunk = 4096 // len(span(0))
+    f = follower(bus, chunk_size=4096, batch_records=300)
+    batches = []
+    while batch := f.poll(0):
+        batches.append(ids(batch))
+    assert [i for b in batches for i in b] == list(range(1000))
+    # Behind: chunks are read until the batch holds 300 records (not one chunk's worth).
+    assert all(300 <= len(b) < 300 + per_chunk for b in batches[:-1])
+    # Live: one record appended is handed over at once, without waiting for more.
+    with open(bus, "ab") as fh:
+        fh.write(span(1000))
+    assert ids(f.poll(0)) == [1000]

@@ -27,7 +27,7 @@ def test_unsampled_traces_reach_the_bus_but_not_sampled_only_exporters(
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
     telemetry = setup_telemetry("t", tmp_path / "spans.jsonl", otlp=False)
     sampled_only = InMemorySpanExporter()
-    telemetry.tracer_provider.add_span_processor(SimpleSpanProcessor(sampled_only))
+    telemetry.add_span_processor(SimpleSpanProcessor(sampled_only))
     with telemetry.tracer.start_as_current_span("parent"):
         with telemetry.tracer.start_as_current_span("child"):
             pass

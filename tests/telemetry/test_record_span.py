@@ -1,0 +1,93 @@
+"""`Telemetry.record_span`, the agents' cheap path for finished spans, records what the SDK would."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+
+from swarmsh.agents import roberts
+from swarmsh.agents.runner import AgentRunner
+from swarmsh.config import Paths
+from swarmsh.telemetry import setup_telemetry
+from tests.agents.helpers import motion_cycle, write_spans
+from tests.conftest import read_jsonl
+from tests.otlp_receivers import GrpcOtlpReceiver
+
+ATTRIBUTES = {"swarm.agent": "roberts", "swarm.loop.depth": 2, "tags": ("a", "b")}
+
+
+def parent(sampled: bool) -> SpanContext:
+    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    return SpanContext(0x0123456789ABCDEF0123456789ABCDEF, 0x0123456789ABCDEF, True, flags)
+
+
+@pytest.mark.parametrize("sampled", [True, False])
+def test_the_record_is_the_one_the_sdk_would_write(tmp_path: Path, sampled: bool) -> None:
+    telemetry = setup_telemetry("swarmsh-roberts", tmp_path / "spans.jsonl", otlp=False)
+    status = Status(StatusCode.ERROR, "rejected")
+    sdk_span = telemetry.tracer.start_span(
+        "swarm.loop.iteration",
+        context=trace.set_span_in_context(NonRecordingSpan(parent(sampled))),
+        attributes=ATTRIBUTES,
+    )
+    sdk_span.set_status(status)
+    sdk_span.end()
+    began = time.time_ns()
+    context = telemetry.record_span(
+        "swarm.loop.iteration", parent(sampled), ATTRIBUTES, status, began
+    )
+    telemetry.shutdown()
+
+    sdk, fast = read_jsonl(tmp_path / "spans.jsonl")
+    assert fast["span_id"] == f"{context.span_id:016x}" != sdk["span_id"]
+    assert fast["timestamp"] == pytest.approx(began / 1e9)
+    assert fast["sampled"] is sampled and context.trace_flags.sampled is sampled
+    assert fast["attributes"]["tags"] == ["a", "b"]
+    varying = ("span_id", "timestamp", "duration_ms")
+    assert {k: v for k, v in fast.items() if k not in varying} == {
+        k: v for k, v in sdk.items() if k not in varying
+    }
+
+
+def test_only_sampled_spans_reach_sampled_only_processors(tmp_path: Path) -> None:
+    telemetry = setup_telemetry("swarmsh-roberts", tmp_path / "spans.jsonl", otlp=False)
+    sampled_only = InMemorySpanExporter()
+    telemetry.add_span_processor(SimpleSpanProcessor(sampled_only))
+    ok = Status(StatusCode.OK)
+    kept = telemetry.record_span("kept", parent(True), ATTRIBUTES, ok, time.time_ns())
+    telemetry.record_span("dropped", parent(False), ATTRIBUTES, ok, time.time_ns())
+    telemetry.shutdown()
+    assert [r["name"] for r in read_jsonl(tmp_path / "spans.jsonl")] == ["kept", "dropped"]
+    [exported] = sampled_only.get_finished_spans()
+    assert exported.name == "kept" and exported.context.span_id == kept.span_id
+    assert exported.parent is not None and exported.parent.span_id == parent(True).span_id
+
+
+def test_an_agents_iteration_spans_reach_the_collector(
+    home: Path, otlp_grpc: GrpcOtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [open_id] = write_spans(home / "spans.jsonl", motion_cycle("m1", "board", 1, "t")[:1])
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_grpc.endpoint)
+    paths = Paths(home)
+    telemetry = setup_telemetry("swarmsh-roberts", paths.bus)
+    runner = AgentRunner(roberts.AGENT, paths, telemetry, start="beginning")
+    items = runner.follower.poll(1.0)
+    assert items and runner.process(items, threading.Event())
+    runner.close()
+    telemetry.shutdown()
+
+    on_bus = next(r for r in read_jsonl(paths.bus) if r["name"] == "swarm.loop.iteration")
+    [exported] = otlp_grpc.wait_for_spans(1, timeout=10)
+    assert exported["name"] == "swarm.loop.iteration"
+    assert (exported["trace_id"], exported["span_id"]) == (on_bus["trace_id"], on_bus["span_id"])
+    assert exported["parent_span_id"] == open_id
+    assert exported["attributes"] == on_bus["attributes"]
+    assert exported["resource"]["service.name"] == "swarmsh-roberts"
+    assert exported["scope"] == "swarmsh"
