@@ -20,7 +20,7 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LINE = 1 << 20
 DEFAULT_CHUNK = 1 << 20
-DEFAULT_BATCH_RECORDS = 4096
+DEFAULT_BATCH_RECORDS = 2048
 Item = tuple[T, Position]
 
 
