@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,9 +166,40 @@ class SpanRecord:
         }
 
 
-def dumps_line(value: dict[str, Any]) -> bytes:
-    """One JSONL line (with its newline); non-finite floats become null, as JSON demands."""
-    return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+_LINE = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+_ORJSON_INTS = range(-(2**63), 2**64)  # what orjson can write as a number
+
+
+def _json_default(value: Any) -> Any:
+    # What OTel attributes may hold beyond JSON's types: bytes are written as base64, as
+    # OTLP/JSON writes them; read-only mappings as objects.
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _wide_ints_as_strings(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _ORJSON_INTS:
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _wide_ints_as_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wide_ints_as_strings(v) for v in value]
+    return value
+
+
+def dumps_line(value: Mapping[str, Any]) -> bytes:
+    """One JSONL line (with its newline). Non-finite floats become null, as JSON demands;
+    bytes become base64; an int beyond 64 bits (which OTLP cannot carry either) its
+    decimal string."""
+    try:
+        return orjson.dumps(value, default=_json_default, option=_LINE)
+    except orjson.JSONEncodeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        return orjson.dumps(_wide_ints_as_strings(value), default=_json_default, option=_LINE)
 
 
 @dataclass(frozen=True, slots=True)
