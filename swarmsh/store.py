@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -10,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+import orjson
 
 from swarmsh.agents.base import EntityState
 from swarmsh.fsutil import FILE_MODE, ensure_dir
@@ -26,6 +27,13 @@ CREATE TABLE IF NOT EXISTS commands (
     updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+
+
+_MAX_PARAMETERS = 999  # SQLite's limit on host parameters before 3.32
+
+
+def _text(value: dict[str, Any]) -> str:
+    return orjson.dumps(value).decode()
 
 
 @dataclass(frozen=True)
@@ -59,30 +67,33 @@ class StateStore:
         row = self._db.execute(
             "SELECT position FROM checkpoint WHERE reader = ?", (reader,)
         ).fetchone()
-        return json.loads(row[0]) if row else None
+        return orjson.loads(row[0]) if row else None
 
     def get(self, keys: Iterable[str]) -> dict[str, EntityState]:
+        """The stored states of those `keys` that have one."""
         keys = list(keys)
-        if not keys:
-            return {}
-        marks = ",".join("?" * len(keys))
-        rows = self._db.execute(
-            f"SELECT key, state, data FROM entities WHERE key IN ({marks})",  # noqa: S608
-            keys,
-        )
-        return {k: EntityState(s, MappingProxyType(json.loads(d))) for k, s, d in rows}
+        found: dict[str, EntityState] = {}
+        for i in range(0, len(keys), _MAX_PARAMETERS):
+            part = keys[i : i + _MAX_PARAMETERS]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                f"SELECT key, state, data FROM entities WHERE key IN ({marks})",  # noqa: S608
+                part,
+            )
+            found.update((k, EntityState(s, MappingProxyType(orjson.loads(d)))) for k, s, d in rows)
+        return found
 
     def command(self, command_id: str) -> CommandEntry | None:
         row = self._db.execute(
             "SELECT command, status, info FROM commands WHERE id = ?", (command_id,)
         ).fetchone()
-        return CommandEntry(command_id, row[0], row[1], json.loads(row[2])) if row else None
+        return CommandEntry(command_id, row[0], row[1], orjson.loads(row[2])) if row else None
 
     def commands_with_status(self, status: str) -> list[CommandEntry]:
         rows = self._db.execute(
             "SELECT id, command, status, info FROM commands WHERE status = ?", (status,)
         )
-        return [CommandEntry(i, c, s, json.loads(info)) for i, c, s, info in rows]
+        return [CommandEntry(i, c, s, orjson.loads(info)) for i, c, s, info in rows]
 
     def commit(
         self,
@@ -102,13 +113,13 @@ class StateStore:
             db.executemany(
                 "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?, ?)",
                 [
-                    (k, s.state, json.dumps(dict(s.data)), int(s.state in final_states), now)
+                    (k, s.state, _text(dict(s.data)), int(s.state in final_states), now)
                     for k, s in (updates or {}).items()
                 ],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO commands VALUES (?, ?, ?, ?, ?)",
-                [(c.id, c.command, c.status, json.dumps(dict(c.info)), now) for c in commands],
+                [(c.id, c.command, c.status, _text(dict(c.info)), now) for c in commands],
             )
             for name, delta in (counters or {}).items():
                 if not delta:
@@ -120,7 +131,7 @@ class StateStore:
                 )
             db.execute(
                 "INSERT OR REPLACE INTO checkpoint VALUES (?, ?, ?)",
-                (reader, json.dumps(dict(position)), now),
+                (reader, _text(dict(position)), now),
             )
             db.execute("COMMIT")
         except BaseException:
@@ -150,7 +161,7 @@ class StateStore:
 
     def entities(self) -> dict[str, EntityState]:
         rows = self._db.execute("SELECT key, state, data FROM entities")
-        return {k: EntityState(s, MappingProxyType(json.loads(d))) for k, s, d in rows}
+        return {k: EntityState(s, MappingProxyType(orjson.loads(d))) for k, s, d in rows}
 
     def counters(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT name, value FROM counters").fetchall())

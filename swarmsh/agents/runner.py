@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 from pydantic import ValidationError
@@ -48,6 +48,15 @@ def source_context(record: SpanRecord) -> SpanContext:
     """The record's span as a remote parent, so our span joins its trace."""
     flags = TraceFlags(TraceFlags.SAMPLED if record.sampled else TraceFlags.DEFAULT)
     return SpanContext(int(record.trace_id, 16), int(record.span_id, 16), True, flags)
+
+
+class _Event(NamedTuple):
+    """A span for this agent, read: its trigger, typed attributes and entity keys."""
+
+    record: SpanRecord
+    trigger: str
+    model: Any
+    keys: tuple[str, ...]
 
 
 @dataclass
@@ -109,24 +118,25 @@ class AgentRunner:
             # must resume here, not at whatever the bus's end is by then.
             self.store.commit(self.reader, self._committed.to_dict())
 
+    def _prefetch(self, keys: set[str]) -> None:
+        """Load the entities a batch touches that the cache lacks: one query, not one a span."""
+        missing = [key for key in keys if key not in self._cache]
+        if not missing:
+            return
+        if len(self._cache) + len(missing) > CACHE_ENTRIES:
+            self._cache.clear()  # crude but bounded; the store has everything
+            missing = list(keys)
+        found = self.store.get(missing)
+        for key in missing:
+            self._cache[key] = found.get(key)  # None: known to be new
+
     def _states(self, keys: tuple[str, ...], batch: _Batch) -> dict[str, EntityState]:
-        """The entities' states: this batch's updates, else our cache, else the store."""
+        """The entities' states: this batch's updates, else the (prefetched) cache."""
         states: dict[str, EntityState] = {}
-        missing = []
         for key in keys:
-            if key in batch.updates:
-                states[key] = batch.updates[key]
-            elif key not in self._cache:
-                missing.append(key)
-            elif (cached := self._cache[key]) is not None:
-                states[key] = cached
-        if missing:
-            found = self.store.get(missing)
-            if len(self._cache) > CACHE_ENTRIES:
-                self._cache.clear()  # crude but bounded; the store has everything
-            for key in missing:
-                self._cache[key] = found.get(key)  # None: known to be new
-            states.update(found)
+            state = batch.updates[key] if key in batch.updates else self._cache[key]
+            if state is not None:
+                states[key] = state
         return states
 
     def _count_malformed(self, reason: str) -> None:
@@ -134,14 +144,14 @@ class AgentRunner:
 
     # -- one record -------------------------------------------------------------------------
 
-    def handle(self, record: SpanRecord, batch: _Batch, now: float) -> None:
-        began_ns = time.time_ns()
+    def parse(self, record: SpanRecord) -> _Event | None:
+        """The span's typed model and entity keys; None for a known span without a rule."""
         agent = self.agent
         trigger = record.name[len(agent.prefix) :]
         model_type = agent.models.get(trigger)
         if model_type is None:
             if record.name in KNOWN_SPANS:
-                return  # a real span this agent has no rule for
+                return None
             raise MalformedRecord(f"unknown span name {record.name!r} for agent {agent.name}")
         try:
             model = model_type.model_validate(record.attributes)
@@ -150,7 +160,11 @@ class AgentRunner:
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             raise MalformedRecord(f"attributes do not fit {record.name}: {problems}") from None
-        keys = agent.keys[trigger](model)
+        return _Event(record, trigger, model, agent.keys[trigger](model))
+
+    def handle(self, event: _Event, batch: _Batch, now: float) -> None:
+        began_ns = time.time_ns()
+        agent, record, trigger, model, keys = self.agent, *event
         outcome: Outcome = agent.rules[trigger](model, self._states(keys, batch), self.settings)
         depth = record.attributes.get(attr.SWARM_LOOP_DEPTH, 0)
         depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else 0
@@ -213,15 +227,22 @@ class AgentRunner:
         """Handle a batch and make it durable; False if stopped before it could be committed."""
         batch = _Batch({}, [], Counter())
         now = time.time()
-        for record, _position in items:
+        events = []
+        for record, position in items:
             if not record.name.startswith(self.agent.prefix):
                 continue  # the byte prefilter lets a few other spans through; that is fine
             try:
-                self.handle(record, batch, now)
+                event = self.parse(record)
             except MalformedRecord as exc:
-                self.follower.dead_letter(record, _position, str(exc))
+                self.follower.dead_letter(record, position, str(exc))
                 self._count_malformed(str(exc))
                 batch.counters["malformed"] += 1
+                continue
+            if event is not None:
+                events.append(event)
+        self._prefetch({key for event in events for key in event.keys})
+        for event in events:
+            self.handle(event, batch, now)
         return self._make_durable(batch, self.follower.position, stop)
 
     def _make_durable(self, batch: _Batch, position: Position, stop: threading.Event) -> bool:

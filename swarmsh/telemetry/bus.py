@@ -58,11 +58,11 @@ class BusSpanProcessor(SpanProcessor):
 
     The SDK's own processors skip unsampled spans; this one must not, or an
     agent would miss a command whose trace the OTLP sampler dropped. Spans are
-    encoded as they end (while they are still in the CPU's cache: three times
-    cheaper than encoding a batch of them later) and held until `flush()`, so
-    that a process decides when its spans are durable (the CLI after its
-    command, an agent before it commits); with `immediate=True` each span is
-    written as it ends.
+    encoded as they end (while their objects are still in the CPU's caches; an
+    agent catching up ran 15 % faster than when it encoded a whole batch at
+    flush) and held until `flush()`, so that a process decides when its spans
+    are durable (the CLI after its command, an agent before it commits); with
+    `immediate=True` each span is written as it ends.
     """
 
     def __init__(self, exporter: BusSpanExporter, *, immediate: bool = False) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from swarmsh.agents import roberts, scrum
+from swarmsh.agents import runner as runner_module
 from swarmsh.agents.base import Agent
 from swarmsh.agents.runner import AgentRunner, command_id
 from swarmsh.config import Paths
@@ -78,6 +79,24 @@ def test_a_passed_sprint_motion_plans_the_sprint_with_the_remembered_team(home: 
     assert commands[1]["reason"] == "motion s7 passed 5-2"
     assert runner.store.entities()["motion:s7"].state == "PASSED"
     assert runner.store.counters() == {"handled": 4, "commands": 2}
+
+
+def test_a_cache_smaller_than_the_batch_still_gives_every_entity_its_state(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "CACHE_ENTRIES", 2)
+    cycles = [motion_cycle(f"s{i}", f"meeting{i}", i, f"team{i}") for i in range(1, 6)]
+    write_spans(home / "spans.jsonl", [step for cycle in cycles for step in cycle])
+    runner = make_runner(home, roberts.AGENT)
+    runner.follower.chunk_size, runner.follower.batch_records = 4096, 1  # several batches
+    drain(runner)
+    plans = [c for c in read_jsonl(home / "commands.jsonl") if c["command"] == "swarmsh.scrum.plan"]
+    assert sorted((c["args"]["sprint"], c["args"]["team"]) for c in plans) == [
+        (i, f"team{i}") for i in range(1, 6)
+    ]
+    assert {k: e.state for k, e in runner.store.entities().items() if k.startswith("motion")} == {
+        f"motion:s{i}": "PASSED" for i in range(1, 6)
+    }
 
 
 def test_out_of_order_event_is_an_error_span_and_nothing_changes(home: Path) -> None:
