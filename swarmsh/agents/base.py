@@ -12,7 +12,7 @@ from pydantic import BaseModel
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntityState:
     """One entity's state name plus the facts a later rule needs (e.g. a motion's team)."""
 

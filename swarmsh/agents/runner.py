@@ -33,7 +33,7 @@ POLL_TIMEOUT_S = 1.0
 RETRY_MAX_S = 5.0
 ITERATION_SPAN = "swarm.loop.iteration"
 _OK = Status(StatusCode.OK)
-CACHE_ENTRIES = 10_000  # bounded: the agent must stay small (see benchmarks: memory)
+CACHE_ENTRIES = 4096  # bounded: the agent must stay small (see benchmarks: memory)
 # Every span name the registry defines: an agent ignores the known ones it has no rule for
 # and dead-letters names under its prefix that nobody defines.
 KNOWN_SPANS = frozenset(v for k, v in vars(attr).items() if k.startswith("SPAN_"))

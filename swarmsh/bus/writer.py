@@ -76,7 +76,7 @@ class JsonlWriter:
         finally:
             os.close(fd)  # closing the descriptor releases the flock
 
-    def append(self, lines: Iterable[bytes]) -> int:
+    def append(self, lines: Iterable[bytes | bytearray]) -> int:
         """Append the lines (each ending in a newline) as one batch; return the bytes written.
 
         Raises `BusWriteError` when the file cannot be written; a batch either

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 
+from swarmsh.errors import BusWriteError
 from swarmsh.telemetry import setup_telemetry
 from tests.conftest import read_jsonl
 
@@ -49,3 +51,22 @@ def test_every_attribute_type_round_trips(tmp_path: Path) -> None:
     assert record["links"] == [
         {"trace_id": f"{0xABC:032x}", "span_id": f"{0xDEF:016x}", "attributes": {"why": ["x", "y"]}}
     ]
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_spans_a_failed_flush_could_not_write_are_kept_or_dropped(
+    tmp_path: Path, keep: bool
+) -> None:
+    home = tmp_path / "home"
+    home.write_text("not a directory")  # the bus cannot be created under it
+    telemetry = setup_telemetry("t", home / "spans.jsonl", otlp=False)
+    with telemetry.tracer.start_as_current_span("first"):
+        pass
+    with pytest.raises(BusWriteError):
+        telemetry.flush_bus(keep_on_error=keep)
+    home.unlink()  # the trouble clears
+    with telemetry.tracer.start_as_current_span("second"):
+        pass
+    telemetry.flush_bus()
+    names = [r["name"] for r in read_jsonl(home / "spans.jsonl")]
+    assert names == (["first", "second"] if keep else ["second"])
