@@ -196,9 +196,8 @@ def dumps_line(value: Mapping[str, Any]) -> bytes:
     decimal string."""
     try:
         return orjson.dumps(value, default=_json_default, option=_LINE)
-    except orjson.JSONEncodeError as exc:
-        if "64-bit" not in str(exc):
-            raise
+    except orjson.JSONEncodeError:
+        # Perhaps an int orjson cannot write; anything else fails again here, and is raised.
         return orjson.dumps(_wide_ints_as_strings(value), default=_json_default, option=_LINE)
 
 
