@@ -93,12 +93,12 @@ class BusSpanProcessor(SpanProcessor):
         with self._lock:
             if not self._pending:
                 return
-            lines, self._pending = self._pending, bytearray()
+            data, self._pending = self._pending, bytearray()
             try:
-                self.exporter.write_lines([lines])
+                self.exporter.write_lines([data])
             except BusWriteError:
                 if keep_on_error:
-                    self._pending[:0] = lines
+                    self._pending[:0] = data
                 raise
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

@@ -20,14 +20,15 @@ GOOD_SPAN: dict[str, Any] = {
 }
 
 
-def _span(**changes: Any) -> bytes:
-    record = dict(GOOD_SPAN)
-    for key, value in changes.items():
-        if value is ...:
-            del record[key]
-        else:
-            record[key] = value
+def _changed(good: dict[str, Any], changes: dict[str, Any]) -> bytes:
+    """`good` as a JSON line with `changes` applied; a value of ... removes the key."""
+    record = {k: v for k, v in good.items() if changes.get(k) is not ...}
+    record.update((k, v) for k, v in changes.items() if v is not ...)
     return json.dumps(record).encode()
+
+
+def _span(**changes: Any) -> bytes:
+    return _changed(GOOD_SPAN, changes)
 
 
 # (kind, line without newline, a fragment of the dead-letter reason)
@@ -105,13 +106,7 @@ GOOD_COMMAND: dict[str, Any] = {
 
 
 def _command(**changes: Any) -> bytes:
-    record = dict(GOOD_COMMAND)
-    for key, value in changes.items():
-        if value is ...:
-            del record[key]
-        else:
-            record[key] = value
-    return json.dumps(record).encode()
+    return _changed(GOOD_COMMAND, changes)
 
 
 QUEUE_CORPUS: list[tuple[str, bytes, str]] = [
