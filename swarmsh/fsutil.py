@@ -21,9 +21,11 @@ def ensure_dir(path: Path) -> Path:
 
 
 def open_append(path: Path) -> int:
-    """An O_APPEND descriptor on `path`, created 0600 (with its directory 0700) if missing."""
+    """An O_APPEND descriptor on `path`, created 0600 (with its directory 0700) if missing.
+
+    Read-write, so a writer can check the file's last byte before appending."""
     ensure_dir(path.parent)
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    return os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -37,8 +37,10 @@ class JsonlWriter:
 
     Every batch is one `write()` on an O_APPEND descriptor while holding
     `<path>.lock`, so concurrent writers in any number of processes never
-    interleave or tear a line. The file is opened per batch, so a writer keeps
-    following the path when the file is rotated (renamed) underneath it.
+    interleave or tear a line; a last line left unfinished by anyone else is
+    ended with a newline first, so it cannot swallow the batch. The file is
+    opened per batch, so a writer keeps following the path when the file is
+    rotated (renamed) underneath it.
     """
 
     def __init__(self, path: Path, *, fsync: str | None = None) -> None:
@@ -106,6 +108,10 @@ class JsonlWriter:
 
     def _write_whole(self, fd: int, data: bytes) -> None:
         start = os.lseek(fd, 0, os.SEEK_END)
+        if start and os.pread(fd, 1, start - 1) != b"\n":
+            # Another writer (unlocked, or killed mid-line) left an unfinished last line:
+            # end it, or our first line would be glued to it and never parse.
+            data = b"\n" + data
         view = memoryview(data)
         try:
             while view:

@@ -100,3 +100,15 @@ def test_fsync_policy_from_environment(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("SWARMSH_FSYNC", "always")
     assert JsonlWriter(tmp_path / "x.jsonl").fsync == "always"
     assert os.environ["SWARMSH_FSYNC"] == "always"
+
+
+def test_an_unfinished_last_line_never_swallows_the_next_batch(tmp_path: Path) -> None:
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(b'{"ok":1}\n{"torn": "by a writer kill')  # another writer died mid-line
+    JsonlWriter(path, fsync="never").append([b'{"next":2}\n'])
+    lines = path.read_bytes().split(b"\n")
+    assert lines == [b'{"ok":1}', b'{"torn": "by a writer kill', b'{"next":2}', b""]
+    JsonlWriter(path, fsync="never").append(
+        [b'{"then":3}\n']
+    )  # a whole last line: no newline added
+    assert path.read_bytes().endswith(b'{"next":2}\n{"then":3}\n')
