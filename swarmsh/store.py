@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -13,7 +15,8 @@ from typing import Any
 import orjson
 
 from swarmsh.agents.base import EntityState
-from swarmsh.fsutil import FILE_MODE, ensure_dir
+from swarmsh.errors import SwarmshError
+from swarmsh.fsutil import open_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoint (
@@ -36,6 +39,35 @@ def _text(value: dict[str, Any]) -> str:
     return orjson.dumps(value).decode()
 
 
+def encode(value: Mapping[str, Any]) -> str:
+    """What `commit` stores for an entity's data or a command's info; raises TypeError when
+    a value cannot be stored (so a caller can check one entity before a batch depends on it)."""
+    return _text(dict(value))
+
+
+# Errors that come and go with the disk (full, I/O error, locked by another process) are
+# sqlite3.OperationalError: callers retry them. These two mean the file itself is damaged.
+_CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+class StoreCorrupt(SwarmshError):
+    """A state database is damaged: retrying cannot help, a person must move it aside."""
+
+    def __init__(self, path: Path, error: sqlite3.DatabaseError) -> None:
+        super().__init__(
+            f"state database {path} is corrupt ({error}). Stop this process, move the file "
+            f"aside with its journal (mv {path} {path}.corrupt; rm -f {path}-wal {path}-shm) "
+            "and start it again: it starts afresh at the bus's end (use --from beginning to "
+            "replay the bus instead; commands it re-emits keep their ids and never run twice)"
+        )
+        self.path = path
+
+
+def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
+    name = getattr(error, "sqlite_errorname", "") or ""
+    return name.startswith(_CORRUPT) or "not a database" in str(error)
+
+
 @dataclass(frozen=True)
 class CommandEntry:
     """A command id with what this process knows of it (agents: emitted; executor: its ledger)."""
@@ -54,39 +86,75 @@ class StateStore:
     """
 
     def __init__(self, path: Path, *, durable: bool = True) -> None:
-        ensure_dir(path.parent)
-        if not path.exists():
-            path.touch(mode=FILE_MODE)
+        os.close(open_file(path, os.O_RDWR | os.O_CREAT))  # created 0600, never via a symlink
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._db.executescript(_SCHEMA)
+        try:
+            with self._named_if_corrupt():
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                self._db.executescript(_SCHEMA)
+                self._db.execute("SELECT COUNT(*) FROM checkpoint").fetchone()
+        except BaseException:
+            self._db.close()
+            raise
+
+    @contextlib.contextmanager
+    def _named_if_corrupt(self) -> Iterator[None]:
+        """A damaged file becomes `StoreCorrupt` naming it; other errors pass unchanged."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if _is_corrupt(exc):
+                raise StoreCorrupt(self.path, exc) from exc
+            raise
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT. On failure, roll back only if a transaction is still
+        open (SQLite ends it itself on a full disk or an I/O error), and never let the
+        rollback's own failure hide the error that caused it."""
+        db = self._db
+        with self._named_if_corrupt():
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                raise
 
     def load_position(self, reader: str) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT position FROM checkpoint WHERE reader = ?", (reader,)
-        ).fetchone()
+        with self._named_if_corrupt():
+            row = self._db.execute(
+                "SELECT position FROM checkpoint WHERE reader = ?", (reader,)
+            ).fetchone()
         return orjson.loads(row[0]) if row else None
 
     def get(self, keys: Iterable[str]) -> dict[str, EntityState]:
         """The stored states of those `keys` that have one."""
         keys = list(keys)
         found: dict[str, EntityState] = {}
-        for i in range(0, len(keys), _MAX_PARAMETERS):
-            part = keys[i : i + _MAX_PARAMETERS]
-            marks = ",".join("?" * len(part))
-            rows = self._db.execute(
-                f"SELECT key, state, data FROM entities WHERE key IN ({marks})",  # noqa: S608
-                part,
-            )
-            found.update((k, EntityState(s, MappingProxyType(orjson.loads(d)))) for k, s, d in rows)
+        with self._named_if_corrupt():
+            for i in range(0, len(keys), _MAX_PARAMETERS):
+                part = keys[i : i + _MAX_PARAMETERS]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    f"SELECT key, state, data FROM entities WHERE key IN ({marks})",  # noqa: S608
+                    part,
+                )
+                found.update(
+                    (k, EntityState(s, MappingProxyType(orjson.loads(d)))) for k, s, d in rows
+                )
         return found
 
     def command(self, command_id: str) -> CommandEntry | None:
-        row = self._db.execute(
-            "SELECT command, status, info FROM commands WHERE id = ?", (command_id,)
-        ).fetchone()
+        with self._named_if_corrupt():
+            row = self._db.execute(
+                "SELECT command, status, info FROM commands WHERE id = ?", (command_id,)
+            ).fetchone()
         return CommandEntry(command_id, row[0], row[1], orjson.loads(row[2])) if row else None
 
     def commands_with_status(self, status: str) -> list[CommandEntry]:
@@ -107,9 +175,7 @@ class StateStore:
     ) -> None:
         """Atomically record the new position, entity states, command entries and counters."""
         now = time.time() if now is None else now
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?, ?)",
                 [
@@ -133,26 +199,16 @@ class StateStore:
                 "INSERT OR REPLACE INTO checkpoint VALUES (?, ?, ?)",
                 (reader, _text(dict(position)), now),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def prune(self, older_than: float) -> int:
         """Forget finished entities and settled command ids last touched before `older_than`."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             n = db.execute(
                 "DELETE FROM entities WHERE final = 1 AND updated_at < ?", (older_than,)
             ).rowcount
             db.execute(
                 "DELETE FROM commands WHERE status != 'started' AND updated_at < ?", (older_than,)
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return n
 
     def states_count(self) -> dict[str, int]:

@@ -69,3 +69,39 @@ def test_prune_forgets_only_old_final_entities_and_settled_commands(tmp_path: Pa
 def test_wal_mode(tmp_path: Path) -> None:
     StateStore(tmp_path / "s.db").close()
     assert sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_on_a_full_disk_a_commit_fails_with_its_own_error_and_works_once_space_returns(
+    tmp_path: Path,
+) -> None:
+    from tests.diskfull import fill, free, small_disk
+
+    with small_disk(tmp_path / "disk") as disk, StateStore(disk / "s.db") as store:
+        store.commit("r", POSITION, {"a": EntityState("OPEN")}, FINAL)
+        fill(disk)
+        big = {f"k{i}": EntityState("OPEN").with_state("OPEN", pad="x" * 2000) for i in range(200)}
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            store.commit("r", {**POSITION, "offset": 99}, big, FINAL)
+        assert "full" in str(caught.value)  # not "cannot rollback - no transaction is active"
+        assert not store._db.in_transaction
+        free(disk)
+        assert store.load_position("r") == POSITION and set(store.entities()) == {"a"}
+        store.commit("r", {**POSITION, "offset": 99}, big, FINAL)
+        assert store.load_position("r") == {**POSITION, "offset": 99}
+        assert len(store.entities()) == 201
+
+
+@pytest.mark.parametrize(
+    "garbage", [b"this is not a database at all" * 200, b"SQLite format 3\x00" + b"\xff" * 8000]
+)
+def test_a_corrupt_file_is_named_with_what_to_do(tmp_path: Path, garbage: bytes) -> None:
+    from swarmsh.store import StoreCorrupt
+
+    path = tmp_path / "state" / "roberts.db"
+    path.parent.mkdir()
+    path.write_bytes(garbage)
+    with pytest.raises(StoreCorrupt) as caught:
+        StateStore(path)
+    message = str(caught.value)
+    assert str(path) in message and "corrupt" in message
+    assert f"mv {path} {path}.corrupt" in message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -10,6 +12,38 @@ from typing import Any
 from pydantic import BaseModel
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# What a span's status means to an agent. OK and UNSET (OTel's default: nothing said it
+# failed) record an action that happened; ERROR one that failed, so nothing changed and
+# there is nothing to react to; any other value is not an OTel status: the span is malformed.
+STATUSES = frozenset({"OK", "UNSET", "ERROR"})
+ACTED_ON = frozenset({"OK", "UNSET"})
+
+# The executor's limits on what a command may carry (the CLI's ids and free text).
+MAX_ID_CHARS = 128
+MAX_TEXT_CHARS = 1000
+_HASH_CHARS = 12
+
+
+def bounded_id(text: str) -> str:
+    """An id derived from others (`defect-<team>-<sprint>`) within the id length limit.
+
+    Short enough: unchanged. Too long: a readable prefix, then a hash of the whole, so that
+    distinct long ids stay distinct and the same input always gives the same id.
+    """
+    if len(text) <= MAX_ID_CHARS:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:_HASH_CHARS]
+    return f"{text[: MAX_ID_CHARS - _HASH_CHARS - 1]}-{digest}"
+
+
+def bounded_text(text: str) -> str:
+    """Free text derived from spans, made fit for a command: control and format characters
+    (C0, C1, bidirectional overrides, ...) become spaces, and it ends within the limit."""
+    safe = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    if len(safe) <= MAX_TEXT_CHARS:
+        return safe
+    return safe[: MAX_TEXT_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +116,8 @@ class Agent:
     rules: Mapping[str, Rule]
     # trigger -> the domain attributes copied onto the loop-iteration span
     describe: Callable[[Any], Mapping[str, Any]] = field(default=lambda _m: _EMPTY)
+    # the span statuses whose action the rules react to (see STATUSES)
+    acted_on: frozenset[str] = ACTED_ON
 
     def __post_init__(self) -> None:
         missing = set(self.rules) ^ set(self.models) | set(self.rules) ^ set(self.keys)

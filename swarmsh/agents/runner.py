@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -13,16 +14,16 @@ from typing import Any, NamedTuple
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 from pydantic import ValidationError
 
-from swarmsh.agents.base import Agent, EntityState, Outcome, Settings
+from swarmsh.agents.base import STATUSES, Agent, EntityState, Outcome, Settings
 from swarmsh.bus.deadletter import DeadLetterWriter
 from swarmsh.bus.follower import Follower, name_prefix_filter
 from swarmsh.bus.position import Position
-from swarmsh.bus.records import CommandSource, NextCommand, SpanRecord, dumps_line
+from swarmsh.bus.records import MAX_DEPTH, CommandSource, NextCommand, SpanRecord, dumps_line
 from swarmsh.bus.writer import JsonlWriter
 from swarmsh.config import ENV_DEFECT_THRESHOLD, Paths, env_float
 from swarmsh.errors import BusWriteError, MalformedRecord
 from swarmsh.semconv._generated import attributes as attr
-from swarmsh.store import CommandEntry, StateStore
+from swarmsh.store import CommandEntry, StateStore, StoreCorrupt, encode
 from swarmsh.telemetry import Telemetry
 
 _log = logging.getLogger(__name__)
@@ -37,6 +38,59 @@ CACHE_ENTRIES = 4096  # bounded: the agent must stay small (see benchmarks: memo
 # Every span name the registry defines: an agent ignores the known ones it has no rule for
 # and dead-letters names under its prefix that nobody defines.
 KNOWN_SPANS = frozenset(v for k, v in vars(attr).items() if k.startswith("SPAN_"))
+# Failures of the machine, not of the input (a full disk, an I/O error, a locked database):
+# an agent waits them out, with backoff, and carries on where it was.
+TRANSIENT = (BusWriteError, OSError, sqlite3.OperationalError)
+
+
+def patiently(what: str, action: Any, stop: threading.Event) -> bool:
+    """Run `action` until no transient failure stops it; False if `stop` was set first."""
+    delay = 0.1
+    while True:
+        try:
+            action()
+            return True
+        except TRANSIENT as exc:
+            _log.error("cannot %s (%s); retrying in %.1fs", what, exc, delay)
+            if stop.wait(delay):
+                return False
+            delay = min(delay * 2, RETRY_MAX_S)
+
+
+def _what(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+_SCALARS = (str, bool, int, float)
+
+
+def _is_attribute_value(value: Any) -> bool:
+    """What an OTel attribute may hold: a scalar or a homogeneous-enough sequence of them."""
+    if isinstance(value, list | tuple):
+        return all(isinstance(v, _SCALARS) for v in value)
+    return isinstance(value, _SCALARS)
+
+
+def _depth(record: SpanRecord, model: Any) -> int:
+    """The hops behind a span: the model's, which the registry bounds (so that depth + 1 is a
+    valid NextCommand); for a model without the field, the raw attribute if it is in bounds."""
+    depth = getattr(model, "swarm_loop_depth", None)
+    if depth is None:
+        depth = record.attributes.get(attr.SWARM_LOOP_DEPTH, 0)
+    if isinstance(depth, int) and not isinstance(depth, bool) and 0 <= depth < MAX_DEPTH:
+        return depth
+    return 0
+
+
+def _open_store(path: Any) -> StateStore:
+    """The agent's store, once the disk lets us open it (a corrupt file raises StoreCorrupt).
+    Nothing can ask us to stop yet: SIGTERM still ends the process at once."""
+    opened: list[StateStore] = []
+    patiently(f"open {path}", lambda: opened.append(StateStore(path, durable=True)), _NEVER)
+    return opened[0]
+
+
+_NEVER = threading.Event()
 
 
 def command_id(agent: str, source_span_id: str, rule: str) -> str:
@@ -57,6 +111,11 @@ class _Event(NamedTuple):
     trigger: str
     model: Any
     keys: tuple[str, ...]
+    position: Position
+
+
+class AgentCodeFailed(Exception):
+    """The agent's own code (keys, rule, describe) raised on one span."""
 
 
 @dataclass
@@ -93,7 +152,7 @@ class AgentRunner:
         self.settings = settings or Settings()
         self.retention_s = retention_s
         self.reader = agent.name
-        self.store = StateStore(paths.state / f"{agent.name}.db", durable=True)
+        self.store = _open_store(paths.state / f"{agent.name}.db")
         self.queue = JsonlWriter(paths.queue)
         saved = self.store.load_position(self.reader)
         begin: Position | str
@@ -116,7 +175,8 @@ class AgentRunner:
         if saved is None or start != "checkpoint":
             # Remember where we began at once: a crash before the first batch's commit
             # must resume here, not at whatever the bus's end is by then.
-            self.store.commit(self.reader, self._committed.to_dict())
+            position = self._committed.to_dict()
+            patiently("commit the start", lambda: self.store.commit(self.reader, position), _NEVER)
 
     def _prefetch(self, keys: set[str]) -> None:
         """Load the entities a batch touches that the cache lacks: one query, not one a span."""
@@ -144,8 +204,9 @@ class AgentRunner:
 
     # -- one record -------------------------------------------------------------------------
 
-    def parse(self, record: SpanRecord) -> _Event | None:
-        """The span's typed model and entity keys; None for a known span without a rule."""
+    def parse(self, record: SpanRecord, position: Position) -> _Event | None:
+        """The span's typed model and entity keys; None for a known span without a rule, or
+        whose status says the action failed (see `Agent.acted_on`)."""
         agent = self.agent
         trigger = record.name[len(agent.prefix) :]
         model_type = agent.models.get(trigger)
@@ -153,6 +214,12 @@ class AgentRunner:
             if record.name in KNOWN_SPANS:
                 return None
             raise MalformedRecord(f"unknown span name {record.name!r} for agent {agent.name}")
+        if record.status not in agent.acted_on:
+            if record.status in STATUSES:
+                return None
+            raise MalformedRecord(
+                f"status {record.status[:40]!r} is none of {', '.join(sorted(STATUSES))}"
+            )
         try:
             model = model_type.model_validate(record.attributes)
         except ValidationError as exc:
@@ -160,21 +227,48 @@ class AgentRunner:
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             raise MalformedRecord(f"attributes do not fit {record.name}: {problems}") from None
-        return _Event(record, trigger, model, agent.keys[trigger](model))
+        try:
+            keys = tuple(agent.keys[trigger](model))
+        except Exception as exc:
+            raise AgentCodeFailed(f"keys of {record.name} raised {_what(exc)}") from exc
+        return _Event(record, trigger, model, keys, position)
+
+    def _decide(self, event: _Event, batch: _Batch) -> tuple[Outcome, dict[str, Any]]:
+        """Run the agent's code for one span: its outcome and the iteration's domain attributes.
+        Anything the code returns that the batch could not store or send is its failure too,
+        caught here, for this span only."""
+        agent, name = self.agent, event.record.name
+        try:
+            outcome = agent.rules[event.trigger](
+                event.model, self._states(event.keys, batch), self.settings
+            )
+            described = dict(agent.describe(event.model))
+        except Exception as exc:
+            raise AgentCodeFailed(f"rule for {name} raised {_what(exc)}") from exc
+        try:
+            for state in outcome.updates.values():
+                encode(state.data)
+            for request in outcome.commands:
+                dumps_line(request.args)
+            for key, value in described.items():
+                if not _is_attribute_value(value):
+                    raise TypeError(f"describe gave {key} a {type(value).__name__}")
+        except Exception as exc:
+            raise AgentCodeFailed(f"rule for {name} returned what cannot be stored: {exc}") from exc
+        return outcome, described
 
     def handle(self, event: _Event, batch: _Batch, now: float) -> None:
         began_ns = time.time_ns()
-        agent, record, trigger, model, keys = self.agent, *event
-        outcome: Outcome = agent.rules[trigger](model, self._states(keys, batch), self.settings)
-        depth = record.attributes.get(attr.SWARM_LOOP_DEPTH, 0)
-        depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else 0
+        agent, record, trigger, model = self.agent, event.record, event.trigger, event.model
+        outcome, described = self._decide(event, batch)
+        depth = _depth(record, model)
         attributes: dict[str, Any] = {
             attr.SWARM_AGENT: agent.name,
             attr.SWARM_TRIGGER: trigger,
             attr.SWARM_STATE_FROM: outcome.from_state,
             attr.SWARM_STATE_TO: outcome.to_state,
             attr.SWARM_LOOP_DEPTH: depth,
-            **agent.describe(model),
+            **described,
         }
         parent = source_context(record)
         if outcome.rejected:
@@ -223,67 +317,106 @@ class AgentRunner:
 
     # -- one batch --------------------------------------------------------------------------
 
+    def _reject(
+        self, batch: _Batch, record: SpanRecord, position: Position, exc: Exception
+    ) -> None:
+        """One span this agent cannot act on: dead-lettered with the reason, counted, and the
+        batch goes on. A malformed span is the input's fault; a failure of the agent's code
+        on valid input is counted apart (it is a bug to fix), but it too stops nothing."""
+        reason = str(exc)
+        self.follower.dead_letter(record, position, reason)
+        self._count_malformed(reason)
+        if isinstance(exc, MalformedRecord):
+            batch.counters["malformed"] += 1
+        else:
+            _log.error("dead-lettered span %s: %s", record.span_id, reason)
+            batch.counters["rule_failures"] += 1
+
     def process(self, items: list[tuple[SpanRecord, Position]], stop: threading.Event) -> bool:
         """Handle a batch and make it durable; False if stopped before it could be committed."""
         batch = _Batch({}, [], Counter())
         now = time.time()
         events = []
+        agent = self.agent
         for record, position in items:
-            if not record.name.startswith(self.agent.prefix):
+            if not record.name.startswith(agent.prefix):
                 continue  # the byte prefilter lets a few other spans through; that is fine
             try:
-                event = self.parse(record)
-            except MalformedRecord as exc:
-                self.follower.dead_letter(record, position, str(exc))
-                self._count_malformed(str(exc))
-                batch.counters["malformed"] += 1
+                event = self.parse(record, position)
+            except (MalformedRecord, AgentCodeFailed) as exc:
+                self._reject(batch, record, position, exc)
                 continue
             if event is not None:
                 events.append(event)
-        self._prefetch({key for event in events for key in event.keys})
+            elif record.status not in agent.acted_on:  # ERROR: the action failed, nothing to do
+                batch.counters["failed_actions"] += 1
+        keys = {key for event in events for key in event.keys}
+        if not patiently("read entity states", lambda: self._prefetch(keys), stop):
+            return False
         for event in events:
-            self.handle(event, batch, now)
+            try:
+                self.handle(event, batch, now)
+            except AgentCodeFailed as exc:
+                self._reject(batch, event.record, event.position, exc)
         return self._make_durable(batch, self.follower.position, stop)
 
     def _make_durable(self, batch: _Batch, position: Position, stop: threading.Event) -> bool:
-        delay = 0.1
         queued = not batch.commands
-        while True:
-            try:
-                if not queued:
-                    self.queue.append(dumps_line(c.to_dict()) for c in batch.commands)
-                    queued = True  # a retry must not append them again
-                self.telemetry.flush_bus()
-                self.store.commit(
-                    self.reader,
-                    position.to_dict(),
-                    batch.updates,
-                    self.agent.final_states,
-                    [CommandEntry(c.id, c.command, "emitted") for c in batch.commands],
-                    counters=batch.counters,
-                )
-                self._committed = position
-                self._cache.update(batch.updates)  # we are the store's only writer
-                return True
-            except (BusWriteError, OSError) as exc:
-                _log.error("cannot make the batch durable (%s); retrying in %.1fs", exc, delay)
-                if stop.wait(delay):
-                    return False
-                delay = min(delay * 2, RETRY_MAX_S)
+        lines = [dumps_line(c.to_dict()) for c in batch.commands]
+
+        def write_and_commit() -> None:
+            nonlocal queued
+            if not queued:
+                self.queue.append(lines)
+                queued = True  # a retry must not append them again
+            self.telemetry.flush_bus()
+            self.store.commit(
+                self.reader,
+                position.to_dict(),
+                batch.updates,
+                self.agent.final_states,
+                [CommandEntry(c.id, c.command, "emitted") for c in batch.commands],
+                counters=batch.counters,
+            )
+
+        if not patiently("make the batch durable", write_and_commit, stop):
+            return False
+        self._committed = position
+        self._cache.update(batch.updates)  # we are the store's only writer
+        return True
 
     def prune(self, now: float) -> None:
         if now - self._last_prune < 60:
             return
         self._last_prune = now
-        removed = self.store.prune(now - self.retention_s)
+        try:
+            removed = self.store.prune(now - self.retention_s)
+        except TRANSIENT as exc:  # a full disk: try again at the next interval
+            _log.warning("cannot prune the state store (%s); will try again", exc)
+            return
         self._cache.clear()
         if removed:
             _log.info("pruned %d finished entities older than %.0fs", removed, self.retention_s)
 
     def run(self, stop: threading.Event) -> None:
         _log.info("agent %s following %s", self.agent.name, self.paths.bus)
+        try:
+            self._follow(stop)
+        except StoreCorrupt as exc:  # no retry can help: say what to do, without a traceback
+            _log.critical("%s", exc)
+            raise SystemExit(exc.exit_code) from None
+
+    def _follow(self, stop: threading.Event) -> None:
+        delay = 0.1
         while not stop.is_set():
-            items = self.follower.poll(POLL_TIMEOUT_S)
+            try:
+                items = self.follower.poll(POLL_TIMEOUT_S)
+            except OSError as exc:  # the bus unreadable for a while (I/O error, permissions)
+                _log.error("cannot read %s (%s); retrying in %.1fs", self.paths.bus, exc, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            delay = 0.1
             if items:
                 if not self.process(items, stop):
                     break

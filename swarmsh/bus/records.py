@@ -17,6 +17,12 @@ from swarmsh.errors import MalformedRecord
 _HEX = frozenset("0123456789abcdef")
 _EMPTY: dict[str, Any] = {}
 _TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+# Bounds every reader applies, so that whatever it accepts, agents and operator commands can
+# use: a hop count (the registry's swarm.loop.depth says the same), and times within an epoch
+# range `datetime` and every CLI can print (1970 to 2106, unsigned 32-bit seconds).
+MAX_DEPTH = 1_000_000
+MAX_EPOCH_S = float(2**32)
+MAX_DURATION_MS = MAX_EPOCH_S * 1000.0
 
 
 def _is_hex_id(value: object, length: int) -> bool:
@@ -26,6 +32,11 @@ def _is_hex_id(value: object, length: int) -> bool:
 def _is_number(value: object) -> bool:
     # bool is an int subclass; a bool timestamp is a type error, not a number.
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _in_range(value: object, high: float) -> bool:
+    """A number from 0 to `high` (a time, a duration, a depth)."""
+    return _is_number(value) and 0 <= value <= high  # type: ignore[operator]
 
 
 def loads_object(line: bytes) -> dict[str, Any]:
@@ -107,11 +118,11 @@ class SpanRecord:
         if parent is not None and not _is_hex_id(parent, 16):
             raise MalformedRecord("field 'parent_span_id' is neither null nor 16 hex digits")
         timestamp = raw.get("timestamp")
-        if not _is_number(timestamp):
-            raise MalformedRecord("field 'timestamp' missing or not a finite number")
+        if not _in_range(timestamp, MAX_EPOCH_S):
+            raise MalformedRecord("field 'timestamp' missing or not epoch seconds from 0 to 2**32")
         duration = raw.get("duration_ms", 0.0)
-        if not _is_number(duration) or duration < 0:
-            raise MalformedRecord("field 'duration_ms' is not a finite number >= 0")
+        if not _in_range(duration, MAX_DURATION_MS):
+            raise MalformedRecord("field 'duration_ms' is not a number from 0 to 2**32 s in ms")
         attributes = raw.get("attributes", _EMPTY)
         if not isinstance(attributes, dict):
             raise MalformedRecord("field 'attributes' is not an object")
@@ -240,18 +251,18 @@ class NextCommand:
         if not isinstance(raw.get("args"), dict):
             raise MalformedRecord("field 'args' missing or not an object")
         depth = raw.get("depth")
-        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
-            raise MalformedRecord("field 'depth' missing or not a whole number >= 0")
+        if not isinstance(depth, int) or isinstance(depth, bool) or not 0 <= depth <= MAX_DEPTH:
+            raise MalformedRecord(f"field 'depth' missing or not a whole number 0-{MAX_DEPTH}")
         source = raw.get("source")
         if not isinstance(source, dict):
             raise MalformedRecord("field 'source' missing or not an object")
         if not _is_hex_id(source.get("trace_id"), 32) or not _is_hex_id(source.get("span_id"), 16):
             raise MalformedRecord("field 'source' lacks a valid trace_id and span_id")
-        if not _is_number(source.get("end")):
-            raise MalformedRecord("field 'source.end' missing or not a finite number")
+        if not _in_range(source.get("end"), 2 * MAX_EPOCH_S):  # a span's end: start + duration
+            raise MalformedRecord("field 'source.end' missing or not epoch seconds from 0")
         created_at = raw.get("created_at", 0.0)
-        if not _is_number(created_at):
-            raise MalformedRecord("field 'created_at' is not a finite number")
+        if not _in_range(created_at, MAX_EPOCH_S):
+            raise MalformedRecord("field 'created_at' is not epoch seconds from 0 to 2**32")
         reason = raw.get("reason", "")
         if not isinstance(reason, str):
             raise MalformedRecord("field 'reason' is not a string")

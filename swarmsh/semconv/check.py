@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -39,6 +40,24 @@ def _type_error(value: Any, spec: dict[str, Any]) -> str | None:
     return f"should be {kind}, not {type(value).__name__} {value!r}"
 
 
+def _bound_error(value: Any, spec: dict[str, Any]) -> str | None:
+    """The registry's bounds (minimum, maximum, pattern, max_length), as the models apply them."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int | float):
+            if "minimum" in spec and item < spec["minimum"]:
+                return f"is {item!r}, below the minimum {spec['minimum']}"
+            if "maximum" in spec and item > spec["maximum"]:
+                return f"is {item!r}, above the maximum {spec['maximum']}"
+        elif isinstance(item, str):
+            if "max_length" in spec and len(item) > spec["max_length"]:
+                return f"is {len(item)} characters long; at most {spec['max_length']}"
+            if "pattern" in spec and not re.search(spec["pattern"], item):
+                return f"is {item[:40]!r}, which does not match {spec['pattern']}"
+    return None
+
+
 def check_record(raw: dict[str, Any]) -> list[str]:
     """The problems with one span record (empty when it conforms)."""
     reg = registry()
@@ -62,7 +81,7 @@ def check_record(raw: dict[str, Any]) -> list[str]:
             continue
         if key not in span:
             problems.append(f"attribute {key} is not defined for this span")
-        error = _type_error(value, spec)
+        error = _type_error(value, spec) or _bound_error(value, spec)
         if error:
             problems.append(f"attribute {key} {error}")
     return problems

@@ -33,11 +33,32 @@ def camel(name: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name))
 
 
+# The registry's bounds (`annotations: {swarmsh: {...}}` on an attribute) -> pydantic's.
+_CONSTRAINTS = {"minimum": "ge", "maximum": "le", "pattern": "pattern", "max_length": "max_length"}
+
+
+def bounds(attr: dict[str, Any]) -> dict[str, Any]:
+    """An attribute's bounds as pydantic `Field` keywords; doubles are always finite."""
+    given = (attr.get("annotations") or {}).get("swarmsh") or {}
+    unknown = set(given) - set(_CONSTRAINTS)
+    if unknown:
+        raise ValueError(f"attribute {attr['id']!r}: unknown bounds {sorted(unknown)}")
+    out = {_CONSTRAINTS[k]: v for k, v in given.items()}
+    if attr["type"] in ("double", "double[]"):
+        out["allow_inf_nan"] = False
+    return out
+
+
 def annotation(attr: dict[str, Any]) -> str:
     kind = attr["type"]
     if isinstance(kind, dict):
         return "Literal[" + ", ".join(f'"{m["value"]}"' for m in kind["members"]) + "]"
-    return _PY_TYPES[kind]
+    constraints = bounds(attr)
+    if not constraints:
+        return _PY_TYPES[kind]
+    keywords = ", ".join(f"{k}={v!r}" for k, v in constraints.items())
+    item = f"Annotated[{_PY_TYPES[kind.removesuffix('[]')]}, Field({keywords})]"
+    return f"tuple[{item}, ...]" if kind.endswith("[]") else item
 
 
 def context(reg: Registry) -> dict[str, Any]:
@@ -88,7 +109,7 @@ def registry_json(reg: Registry) -> str:
         "attributes": {
             a: {"type": "enum", "members": [m["value"] for m in attr["type"]["members"]]}
             if isinstance(attr["type"], dict)
-            else {"type": attr["type"]}
+            else {"type": attr["type"], **((attr.get("annotations") or {}).get("swarmsh") or {})}
             for a, attr in sorted(reg.attributes.items())
         },
         "spans": {

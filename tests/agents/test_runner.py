@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmsh.agents import roberts, scrum
+from swarmsh.agents import lean, roberts, scrum
 from swarmsh.agents import runner as runner_module
 from swarmsh.agents.base import Agent
 from swarmsh.agents.runner import AgentRunner, command_id
@@ -182,3 +182,166 @@ def test_the_ping_example_agent(home: Path) -> None:
     assert command["args"] == {"meeting": "standup-t"}
     assert runner.store.entities()["team:t"].state == "ESCALATED"
     assert not (home / "deadletter").exists()  # plan is known, merely not its business
+
+
+# -- no input may stop an agent (issue 10, item 2) ------------------------------------------
+
+
+def _raises_for_bomb(span, states, settings):  # type: ignore[no-untyped-def]
+    if span.roberts_motion_id == "bomb":
+        raise ZeroDivisionError("boom")
+    return roberts.AGENT.rules["second"](span, states, settings)
+
+
+def _keys_raise_for_bomb(span):  # type: ignore[no-untyped-def]
+    if span.roberts_motion_id == "bomb":
+        raise KeyError("no key for a bomb")
+    return roberts.AGENT.keys["vote"](span)
+
+
+def _describe_raises_for_bomb(span):  # type: ignore[no-untyped-def]
+    if getattr(span, "roberts_motion_id", None) == "bomb":
+        raise ValueError("cannot describe a bomb")
+    return roberts.AGENT.describe(span)
+
+
+@pytest.mark.parametrize(
+    ("changes", "trigger", "why"),
+    [
+        ({"rules": {**roberts.AGENT.rules, "second": _raises_for_bomb}}, "second", "ZeroDivision"),
+        ({"keys": {**roberts.AGENT.keys, "second": _keys_raise_for_bomb}}, "second", "KeyError"),
+        ({"describe": _describe_raises_for_bomb}, "second", "cannot describe a bomb"),
+    ],
+)
+def test_an_exception_from_the_agents_code_dead_letters_that_span_and_the_agent_goes_on(
+    home: Path, changes: dict, trigger: str, why: str
+) -> None:
+    import dataclasses
+
+    agent = dataclasses.replace(roberts.AGENT, **changes)
+    write_spans(home / "spans.jsonl", motion_cycle("m1", "board", 1, "t")[:1])
+    write_spans(
+        home / "spans.jsonl", [(f"swarmsh.roberts.{trigger}", {"roberts.motion_id": "bomb"})]
+    )
+    write_spans(home / "spans.jsonl", motion_cycle("m1", "board", 1, "t")[1:2])
+    runner = make_runner(home, agent)
+    drain(runner)
+    [letter] = read_jsonl(home / "deadletter" / "roberts.jsonl")
+    assert why in letter["reason"] and "swarmsh.roberts.second" in letter["reason"]
+    assert runner.store.entities()["motion:m1"].state == "SECONDED"  # the next span was handled
+    assert runner.store.counters() == {"handled": 2, "commands": 1, "rule_failures": 1}
+    iterations = [
+        r for r in read_jsonl(home / "spans.jsonl") if r["name"] == "swarm.loop.iteration"
+    ]
+    assert len(iterations) == 2  # none for the span that failed
+
+
+def test_a_negative_vote_count_is_dead_lettered_not_fatal(home: Path) -> None:
+    cycle = motion_cycle("m1", "board", 1, "t")
+    poison = ("swarmsh.roberts.close", {**cycle[3][1], "roberts.votes.no": -3})
+    write_spans(home / "spans.jsonl", [*cycle[:3], poison, cycle[3]])
+    runner = make_runner(home, roberts.AGENT)
+    drain(runner)
+    [letter] = read_jsonl(home / "deadletter" / "roberts.jsonl")
+    assert "roberts.votes.no" in letter["reason"]
+    assert runner.store.entities()["motion:m1"].state == "PASSED"
+
+
+# -- what a span's status means to an agent (issue 10, item 20) ------------------------------
+
+
+def _raw_span(name: str, attributes: dict, status: str, span_id: str) -> bytes:
+    from swarmsh.bus.records import dumps_line
+
+    group, trigger = name.split(".")[1:]
+    return dumps_line(
+        {
+            "name": name,
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "span_id": span_id,
+            "parent_span_id": None,
+            "timestamp": 1764000000.0,
+            "duration_ms": 1.0,
+            "status": status,
+            "attributes": {"swarm.agent": group, "swarm.trigger": trigger, **attributes},
+        }
+    )
+
+
+OPEN = {"roberts.motion_id": "m", "roberts.meeting_id": "board", "roberts.motion.kind": "general"}
+PLAN = {"scrum.sprint_number": 1, "scrum.team_id": "t"}
+DEFINE = {"lean.project_id": "p", "lean.phase": "define", "lean.problem_statement": "x"}
+
+
+@pytest.mark.parametrize(
+    ("agent", "span", "key", "status", "state", "counters", "letters"),
+    [
+        (roberts.AGENT, ("swarmsh.roberts.open", OPEN), "motion:m", "OK", "OPEN", "handled", 0),
+        (roberts.AGENT, ("swarmsh.roberts.open", OPEN), "motion:m", "UNSET", "OPEN", "handled", 0),
+        (
+            roberts.AGENT,
+            ("swarmsh.roberts.open", OPEN),
+            "motion:m",
+            "ERROR",
+            None,
+            "failed_actions",
+            0,
+        ),
+        (roberts.AGENT, ("swarmsh.roberts.open", OPEN), "motion:m", "MAYBE", None, "malformed", 1),
+        (roberts.AGENT, ("swarmsh.roberts.open", OPEN), "motion:m", "ok", None, "malformed", 1),
+        (scrum.AGENT, ("swarmsh.scrum.plan", PLAN), "sprint:t:1", "OK", "PLANNING", "handled", 0),
+        (
+            scrum.AGENT,
+            ("swarmsh.scrum.plan", PLAN),
+            "sprint:t:1",
+            "UNSET",
+            "PLANNING",
+            "handled",
+            0,
+        ),
+        (
+            scrum.AGENT,
+            ("swarmsh.scrum.plan", PLAN),
+            "sprint:t:1",
+            "ERROR",
+            None,
+            "failed_actions",
+            0,
+        ),
+        (scrum.AGENT, ("swarmsh.scrum.plan", PLAN), "sprint:t:1", "", None, "malformed", 1),
+        (lean.AGENT, ("swarmsh.lean.define", DEFINE), "project:p", "OK", "DEFINE", "handled", 0),
+        (lean.AGENT, ("swarmsh.lean.define", DEFINE), "project:p", "UNSET", "DEFINE", "handled", 0),
+        (
+            lean.AGENT,
+            ("swarmsh.lean.define", DEFINE),
+            "project:p",
+            "ERROR",
+            None,
+            "failed_actions",
+            0,
+        ),
+        (lean.AGENT, ("swarmsh.lean.define", DEFINE), "project:p", "FAILED", None, "malformed", 1),
+    ],
+)
+def test_what_each_status_means_to_each_agent(
+    home: Path,
+    agent: Agent,
+    span: tuple[str, dict],
+    key: str,
+    status: str,
+    state: str | None,
+    counters: str,
+    letters: int,
+) -> None:
+    from swarmsh.bus.writer import JsonlWriter
+
+    JsonlWriter(home / "spans.jsonl").append([_raw_span(*span, status, "00f067aa0ba902b7")])
+    runner = make_runner(home, agent)
+    drain(runner)
+    assert {k: e.state for k, e in runner.store.entities().items() if k == key} == (
+        {key: state} if state else {}
+    )
+    assert counters in runner.store.counters()
+    assert len(read_jsonl(home / "deadletter" / f"{agent.name}.jsonl")) == letters
+    if letters:
+        assert "status" in read_jsonl(home / "deadletter" / f"{agent.name}.jsonl")[0]["reason"]

@@ -71,6 +71,11 @@ MALFORMED = [
     (line(timestamp=True), "'timestamp'"),
     (line(timestamp=1e400), "not JSON"),
     (line(duration_ms=-1), "'duration_ms'"),
+    # odd but JSON-valid numbers no reader or printer can use (issue 10, item 19)
+    (line(timestamp=1e300), "'timestamp'"),
+    (line(timestamp=-1.0), "'timestamp'"),
+    (line(timestamp=2**32 + 1), "'timestamp'"),
+    (line(duration_ms=1e300), "'duration_ms'"),
     (line(attributes=[1]), "'attributes' is not an object"),
     (line(attributes="x"), "'attributes' is not an object"),
     (line(status=5), "'status'"),
@@ -121,8 +126,22 @@ def test_next_command_round_trip() -> None:
         ({"source": {**COMMAND["source"], "end": "soon"}}, "'source.end'"),
         ({"traceparent": "garbage"}, "'traceparent'"),
         ({"reason": 5}, "'reason'"),
+        ({"depth": 2**64}, "'depth'"),
+        ({"depth": 1_000_001}, "'depth'"),
+        ({"source": {**COMMAND["source"], "end": 1e300}}, "'source.end'"),
+        ({"source": {**COMMAND["source"], "end": -1.0}}, "'source.end'"),
+        ({"created_at": 1e300}, "'created_at'"),
+        ({"created_at": -5}, "'created_at'"),
     ],
 )
 def test_malformed_commands(changes: dict, reason: str) -> None:
     with pytest.raises(MalformedRecord, match=reason):
         NextCommand.from_dict({**COMMAND, **changes})
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    edge = SpanRecord.from_json(line(timestamp=0, duration_ms=2.0**32 * 1000))
+    assert edge.end == 2.0**32
+    assert SpanRecord.from_json(line(timestamp=2**32)).timestamp == 2.0**32
+    deep = NextCommand.from_dict({**COMMAND, "depth": 1_000_000, "created_at": 0})
+    assert deep.depth == 1_000_000

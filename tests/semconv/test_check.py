@@ -90,3 +90,42 @@ def test_usage_errors() -> None:
     result = CliRunner().invoke(cli, ["semconv", "check", "/no/such/file"])
     assert result.exit_code == 2 and "does not exist" in result.output
     assert CliRunner().invoke(cli, ["semconv", "check", "--help"]).exit_code == 0
+
+
+def test_values_outside_the_registry_bounds_are_reported(tmp_path: Path) -> None:
+    close = {
+        "name": "swarmsh.roberts.close",
+        "trace_id": "a" * 32,
+        "span_id": "b" * 16,
+        "timestamp": 1.0,
+        "attributes": {
+            "swarm.agent": "roberts",
+            "swarm.trigger": "close",
+            "roberts.motion_id": "m",
+            "roberts.votes.yes": -1,
+            "roberts.votes.no": 2,
+            "roberts.votes.abstain": 0,
+            "roberts.threshold": "majority",
+            "roberts.result": "passed",
+            "swarm.loop.depth": 10**7,
+        },
+    }
+    second = {**close, "name": "swarmsh.roberts.second"}
+    second["attributes"] = {
+        "swarm.agent": "roberts",
+        "swarm.trigger": "second",
+        "roberts.motion_id": "a b",
+    }
+    path = tmp_path / "bounds.jsonl"
+    path.write_text(json.dumps(close) + "\n" + json.dumps(second) + "\n")
+    result = CliRunner().invoke(cli, ["semconv", "check", str(path)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{path}:1 span swarmsh.roberts.close: attribute roberts.votes.yes is -1, "
+        "below the minimum 0",
+        f"{path}:1 span swarmsh.roberts.close: attribute swarm.loop.depth is 10000000, "
+        "above the maximum 999999",
+        f"{path}:2 span swarmsh.roberts.second: attribute roberts.motion_id is 'a b', "
+        r"which does not match ^[A-Za-z0-9](?:\.?[A-Za-z0-9_:@-])*\.?$",
+        "2 spans checked, 3 problems",
+    ]

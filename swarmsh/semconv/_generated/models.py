@@ -5,7 +5,7 @@ Generated from semconv_registry/ by `python -m swarmsh.semconv.generate`: do not
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -27,13 +27,13 @@ class SwarmLoopIterationAttributes(SpanAttributes):
     swarm_state_to: StrictStr = Field(alias="swarm.state.to")
     swarm_command: StrictStr | None = Field(default=None, alias="swarm.command")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
     swarm_rejection_reason: StrictStr | None = Field(default=None, alias="swarm.rejection.reason")
-    roberts_motion_id: StrictStr | None = Field(default=None, alias="roberts.motion_id")
-    roberts_meeting_id: StrictStr | None = Field(default=None, alias="roberts.meeting_id")
-    scrum_sprint_number: StrictInt | None = Field(default=None, alias="scrum.sprint_number")
-    scrum_team_id: StrictStr | None = Field(default=None, alias="scrum.team_id")
-    lean_project_id: StrictStr | None = Field(default=None, alias="lean.project_id")
+    roberts_motion_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="roberts.motion_id")
+    roberts_meeting_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="roberts.meeting_id")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] | None = Field(default=None, alias="scrum.sprint_number")
+    scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="scrum.team_id")
+    lean_project_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="lean.project_id")
 
 
 class SwarmshCommandExecuteAttributes(SpanAttributes):
@@ -42,8 +42,8 @@ class SwarmshCommandExecuteAttributes(SpanAttributes):
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_command: StrictStr = Field(alias="swarm.command")
     swarm_command_id: StrictStr = Field(alias="swarm.command.id")
-    swarm_loop_depth: StrictInt = Field(alias="swarm.loop.depth")
-    swarm_command_attempt: StrictInt | None = Field(default=None, alias="swarm.command.attempt")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] = Field(alias="swarm.loop.depth")
+    swarm_command_attempt: Annotated[StrictInt, Field(ge=1)] | None = Field(default=None, alias="swarm.command.attempt")
     swarm_command_outcome: Literal["executed", "failed", "refused", "deadlettered", "duplicate"] | None = Field(default=None, alias="swarm.command.outcome")
 
 
@@ -54,7 +54,7 @@ class SwarmshCommandRejectedAttributes(SpanAttributes):
     swarm_command_id: StrictStr = Field(alias="swarm.command.id")
     swarm_rejection_reason: StrictStr = Field(alias="swarm.rejection.reason")
     swarm_agent: StrictStr | None = Field(default=None, alias="swarm.agent")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshLeanAnalyzeAttributes(SpanAttributes):
@@ -62,11 +62,11 @@ class SwarmshLeanAnalyzeAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    lean_project_id: StrictStr = Field(alias="lean.project_id")
+    lean_project_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="lean.project_id")
     lean_phase: Literal["define", "measure", "analyze", "improve", "control"] = Field(alias="lean.phase")
     lean_root_causes: tuple[StrictStr, ...] | None = Field(default=None, alias="lean.root_causes")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshLeanControlAttributes(SpanAttributes):
@@ -74,11 +74,11 @@ class SwarmshLeanControlAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    lean_project_id: StrictStr = Field(alias="lean.project_id")
+    lean_project_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="lean.project_id")
     lean_phase: Literal["define", "measure", "analyze", "improve", "control"] = Field(alias="lean.phase")
     lean_process_changes: tuple[StrictStr, ...] | None = Field(default=None, alias="lean.process_changes")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshLeanDefineAttributes(SpanAttributes):
@@ -86,12 +86,12 @@ class SwarmshLeanDefineAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    lean_project_id: StrictStr = Field(alias="lean.project_id")
+    lean_project_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="lean.project_id")
     lean_problem_statement: StrictStr = Field(alias="lean.problem_statement")
     lean_phase: Literal["define", "measure", "analyze", "improve", "control"] = Field(alias="lean.phase")
-    lean_sponsor: StrictStr | None = Field(default=None, alias="lean.sponsor")
+    lean_sponsor: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="lean.sponsor")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshLeanImproveAttributes(SpanAttributes):
@@ -99,13 +99,13 @@ class SwarmshLeanImproveAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    lean_project_id: StrictStr = Field(alias="lean.project_id")
+    lean_project_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="lean.project_id")
     lean_phase: Literal["define", "measure", "analyze", "improve", "control"] = Field(alias="lean.phase")
     lean_improvements: tuple[StrictStr, ...] | None = Field(default=None, alias="lean.improvements")
     lean_pilot_success: StrictBool | None = Field(default=None, alias="lean.pilot.success")
-    lean_savings: Number | None = Field(default=None, alias="lean.savings")
+    lean_savings: Annotated[Number, Field(ge=0, allow_inf_nan=False)] | None = Field(default=None, alias="lean.savings")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshLeanMeasureAttributes(SpanAttributes):
@@ -113,11 +113,11 @@ class SwarmshLeanMeasureAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    lean_project_id: StrictStr = Field(alias="lean.project_id")
+    lean_project_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="lean.project_id")
     lean_phase: Literal["define", "measure", "analyze", "improve", "control"] = Field(alias="lean.phase")
     lean_metrics: tuple[StrictStr, ...] | None = Field(default=None, alias="lean.metrics")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshRobertsAdjournAttributes(SpanAttributes):
@@ -125,9 +125,9 @@ class SwarmshRobertsAdjournAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    roberts_meeting_id: StrictStr = Field(alias="roberts.meeting_id")
+    roberts_meeting_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="roberts.meeting_id")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshRobertsCallToOrderAttributes(SpanAttributes):
@@ -135,9 +135,9 @@ class SwarmshRobertsCallToOrderAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    roberts_meeting_id: StrictStr = Field(alias="roberts.meeting_id")
+    roberts_meeting_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="roberts.meeting_id")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshRobertsCloseAttributes(SpanAttributes):
@@ -145,14 +145,14 @@ class SwarmshRobertsCloseAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    roberts_motion_id: StrictStr = Field(alias="roberts.motion_id")
-    roberts_votes_yes: StrictInt = Field(alias="roberts.votes.yes")
-    roberts_votes_no: StrictInt = Field(alias="roberts.votes.no")
-    roberts_votes_abstain: StrictInt = Field(alias="roberts.votes.abstain")
+    roberts_motion_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="roberts.motion_id")
+    roberts_votes_yes: Annotated[StrictInt, Field(ge=0)] = Field(alias="roberts.votes.yes")
+    roberts_votes_no: Annotated[StrictInt, Field(ge=0)] = Field(alias="roberts.votes.no")
+    roberts_votes_abstain: Annotated[StrictInt, Field(ge=0)] = Field(alias="roberts.votes.abstain")
     roberts_threshold: Literal["majority", "two-thirds"] = Field(alias="roberts.threshold")
     roberts_result: Literal["passed", "failed"] = Field(alias="roberts.result")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshRobertsOpenAttributes(SpanAttributes):
@@ -160,15 +160,15 @@ class SwarmshRobertsOpenAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    roberts_motion_id: StrictStr = Field(alias="roberts.motion_id")
-    roberts_meeting_id: StrictStr = Field(alias="roberts.meeting_id")
+    roberts_motion_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="roberts.motion_id")
+    roberts_meeting_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="roberts.meeting_id")
     roberts_motion_kind: Literal["general", "sprint", "process-change"] = Field(alias="roberts.motion.kind")
     roberts_motion_text: StrictStr | None = Field(default=None, alias="roberts.motion.text")
-    scrum_sprint_number: StrictInt | None = Field(default=None, alias="scrum.sprint_number")
-    scrum_team_id: StrictStr | None = Field(default=None, alias="scrum.team_id")
-    lean_project_id: StrictStr | None = Field(default=None, alias="lean.project_id")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] | None = Field(default=None, alias="scrum.sprint_number")
+    scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="scrum.team_id")
+    lean_project_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="lean.project_id")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshRobertsSecondAttributes(SpanAttributes):
@@ -176,9 +176,9 @@ class SwarmshRobertsSecondAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    roberts_motion_id: StrictStr = Field(alias="roberts.motion_id")
+    roberts_motion_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="roberts.motion_id")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshRobertsVoteAttributes(SpanAttributes):
@@ -186,10 +186,10 @@ class SwarmshRobertsVoteAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    roberts_motion_id: StrictStr = Field(alias="roberts.motion_id")
+    roberts_motion_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="roberts.motion_id")
     roberts_voting_method: Literal["voice", "ballot", "roll-call", "show-of-hands"] = Field(alias="roberts.voting_method")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshScrumDailyAttributes(SpanAttributes):
@@ -197,11 +197,11 @@ class SwarmshScrumDailyAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    scrum_sprint_number: StrictInt = Field(alias="scrum.sprint_number")
-    scrum_team_id: StrictStr = Field(alias="scrum.team_id")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] = Field(alias="scrum.sprint_number")
+    scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="scrum.team_id")
     scrum_blockers: tuple[StrictStr, ...] | None = Field(default=None, alias="scrum.blockers")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshScrumPlanAttributes(SpanAttributes):
@@ -209,11 +209,11 @@ class SwarmshScrumPlanAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    scrum_sprint_number: StrictInt = Field(alias="scrum.sprint_number")
-    scrum_team_id: StrictStr = Field(alias="scrum.team_id")
-    scrum_capacity: StrictInt | None = Field(default=None, alias="scrum.capacity")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] = Field(alias="scrum.sprint_number")
+    scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="scrum.team_id")
+    scrum_capacity: Annotated[StrictInt, Field(ge=0)] | None = Field(default=None, alias="scrum.capacity")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshScrumRetroAttributes(SpanAttributes):
@@ -221,11 +221,11 @@ class SwarmshScrumRetroAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    scrum_sprint_number: StrictInt = Field(alias="scrum.sprint_number")
-    scrum_team_id: StrictStr = Field(alias="scrum.team_id")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] = Field(alias="scrum.sprint_number")
+    scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="scrum.team_id")
     scrum_improvements: tuple[StrictStr, ...] | None = Field(default=None, alias="scrum.improvements")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 class SwarmshScrumReviewAttributes(SpanAttributes):
@@ -233,13 +233,13 @@ class SwarmshScrumReviewAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    scrum_sprint_number: StrictInt = Field(alias="scrum.sprint_number")
-    scrum_team_id: StrictStr = Field(alias="scrum.team_id")
-    scrum_velocity: Number = Field(alias="scrum.velocity")
-    scrum_defect_rate: Number = Field(alias="scrum.defect_rate")
-    scrum_customer_satisfaction: Number | None = Field(default=None, alias="scrum.customer_satisfaction")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] = Field(alias="scrum.sprint_number")
+    scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="scrum.team_id")
+    scrum_velocity: Annotated[Number, Field(ge=0, allow_inf_nan=False)] = Field(alias="scrum.velocity")
+    scrum_defect_rate: Annotated[Number, Field(ge=0, le=100, allow_inf_nan=False)] = Field(alias="scrum.defect_rate")
+    scrum_customer_satisfaction: Annotated[Number, Field(ge=0, le=10, allow_inf_nan=False)] | None = Field(default=None, alias="scrum.customer_satisfaction")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
-    swarm_loop_depth: StrictInt | None = Field(default=None, alias="swarm.loop.depth")
+    swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
 SPAN_MODELS: dict[str, type[SpanAttributes]] = {
