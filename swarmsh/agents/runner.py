@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 from pydantic import ValidationError
 
+from swarmsh import startmark
 from swarmsh.agents.base import STATUSES, Agent, EntityState, Outcome, Settings
 from swarmsh.bus.deadletter import DeadLetterWriter
 from swarmsh.bus.follower import Follower, name_prefix_filter
@@ -157,7 +158,9 @@ class AgentRunner:
         saved = self.store.load_position(self.reader)
         begin: Position | str
         if start == "checkpoint":
-            begin = Position.from_dict(saved) if saved else "end"
+            # A first start begins where `swarmsh up` marked the bus (never after `up` was
+            # asked), else, started by hand, at the bus's end.
+            begin = Position.from_dict(saved) if saved else startmark.recorded(paths.state) or "end"
         else:
             begin = start
         self.follower: Follower[SpanRecord] = Follower(
@@ -449,6 +452,6 @@ def main(agent: Agent) -> None:
     run_daemon(
         agent.name,
         make,
-        start_help="the saved checkpoint (the bus's end on first start), "
-        "the bus's first byte, or its end",
+        start_help="the saved checkpoint (on first start: where `swarmsh up` marked the bus, "
+        "else its end), the bus's first byte, or its end",
     )
