@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import logging
 import os
@@ -17,7 +18,7 @@ import click
 
 from swarmsh.config import ENV_HOME, Paths
 from swarmsh.errors import EXIT_FAILURE, AlreadyRunning, SwarmshError
-from swarmsh.fsutil import FILE_MODE, ensure_dir
+from swarmsh.fsutil import open_file
 
 if TYPE_CHECKING:
     from swarmsh.telemetry import Telemetry
@@ -43,12 +44,12 @@ class InstanceLock:
     """
 
     def __init__(self, state_dir: Path, name: str) -> None:
-        self.path = ensure_dir(state_dir) / f"{name}.lock"
+        self.path = state_dir / f"{name}.lock"  # acquire creates and checks the directory
         self.name = name
         self._fd: int | None = None
 
     def acquire(self) -> InstanceLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        fd = open_file(self.path, os.O_RDWR | os.O_CREAT)  # never through a symlink
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -67,6 +68,72 @@ class InstanceLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def lock_holder(path: Path) -> int | None:
+    """The pid holding the flock on `path` (from /proc/locks), or None when nobody holds it
+    or this system cannot tell. Read-only: trying the lock could make a starting daemon fail."""
+    try:
+        st = os.stat(path)
+        with open("/proc/locks") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    # "1: FLOCK  ADVISORY  WRITE 4242 fe:00:2148188 0 EOF"; "->" lines are waiters, not holders
+    for fields in (line.split() for line in lines if "->" not in line):
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        major, minor, ino = fields[5].split(":")
+        if int(ino) != st.st_ino:
+            continue
+        same_dev = (int(major, 16), int(minor, 16)) == (os.major(st.st_dev), os.minor(st.st_dev))
+        # some file systems (btrfs) show another device number here: then the pid we wrote
+        # into the lock file must agree
+        if same_dev or fields[4] == _pid_in(path):
+            return int(fields[4])
+    return None
+
+
+def _pid_in(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+class SupervisorGone(SwarmshError):
+    """We were started by a supervisord that has died already: nobody would ever stop us."""
+
+
+def die_with_supervisor() -> None:
+    """Under supervisord, have the kernel send us SIGTERM (a graceful stop) when it dies, so a
+    kill -9 of supervisord leaves no daemon behind to hold the instance locks of the next one.
+
+    Linux only (prctl); elsewhere a daemon outlives a killed supervisord as before.
+    """
+    if "SUPERVISOR_ENABLED" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        _log.warning("prctl(PR_SET_PDEATHSIG): %s", os.strerror(ctypes.get_errno()))
+        return
+    # It may have died between forking us and the prctl: then our parent is already someone
+    # else (init or a subreaper), and no signal will ever come.
+    parent = os.getppid()
+    if not _is_supervisord(parent):
+        raise SupervisorGone(f"our supervisord has gone (parent is now pid {parent}); not starting")
+
+
+def _is_supervisord(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return True  # cannot tell: assume the best, as without this check
+    return any(os.path.basename(arg).startswith(b"supervisord") for arg in argv[:2])
 
 
 def install_stop_handlers(stop: threading.Event, wake: Callable[[], None]) -> None:
@@ -123,6 +190,8 @@ def run_daemon(
         lock = InstanceLock(paths.state, name)
         telemetry = None
         try:
+            die_with_supervisor()
+            paths.secure()
             lock.acquire()
             telemetry = setup_telemetry(f"swarmsh-{name}", paths.bus, console=console, otlp=otlp)
             daemon = make(paths, telemetry, start)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -11,12 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swarmsh.config import DEFAULT_HOME, ENV_HOME
 from swarmsh.errors import SwarmshError
+from swarmsh.fsutil import DIR_MODE, FILE_MODE, write_atomic
 
 ENV_SUPERVISOR_CONF = "SWARMSH_SUPERVISOR_CONF"
 PROGRAMS = ("roberts", "scrum", "lean", "executor")
 GROUP = "swarm"
 RUNNING = "RUNNING"
+HOME_RECORD = "swarm.json"  # in var/: the home the running supervisord's daemons use
+# supervisord stops its children in parallel, each within stopwaitsecs (10 s), then exits.
+DEFAULT_STOP_TIMEOUT_S = 60.0
 
 
 class SupervisorError(SwarmshError):
@@ -33,9 +40,77 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
     raise SupervisorError("no supervisord.conf found: pass --config or set SWARMSH_SUPERVISOR_CONF")
 
 
+def var_dir(config: Path) -> Path:
+    """The repository's config keeps socket, pid file and logs in %(here)s/var."""
+    return config.parent / "var"
+
+
 def socket_path(config: Path) -> Path:
-    """Where the repository's config puts the control socket (%(here)s/var/supervisor.sock)."""
-    return config.parent / "var" / "supervisor.sock"
+    return var_dir(config) / "supervisor.sock"
+
+
+def make_private_dir(path: Path) -> Path:
+    """`path` as a directory only we can enter: created 0700, or tightened to 0700 when it is
+    ours; refused when it is a symlink or belongs to someone else (they could read the logs)."""
+    try:
+        path.mkdir(mode=DIR_MODE)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise SupervisorError(
+            f"{path} is not a directory owned by you (uid {os.geteuid()}): "
+            "move it away and run the command again"
+        )
+    if st.st_mode & 0o077:
+        os.chmod(path, DIR_MODE)
+    return path
+
+
+def tighten_logs(directory: Path) -> None:
+    """Logs of earlier runs (created under a looser umask) become owner-only too."""
+    for log in directory.glob("*.log*"):
+        st = os.lstat(log)
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and st.st_mode & 0o077:
+            os.chmod(log, FILE_MODE)
+
+
+def home_from_environ(environ: dict[str, str]) -> Path | None:
+    """The home a process with this environment uses (as `config.resolve_home` decides)."""
+    raw = environ.get(ENV_HOME) or DEFAULT_HOME
+    if raw == "~" or raw.startswith("~/"):
+        if "HOME" not in environ:
+            return None
+        raw = environ["HOME"] + raw[1:]
+    return Path(raw) if os.path.isabs(raw) else None
+
+
+def process_environ(pid: int) -> dict[str, str] | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    pairs = (item.partition(b"=") for item in raw.split(b"\0") if item)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, _, v in pairs}
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether `pid` runs; a zombie (dead, not yet reaped) does not."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        pass
+    except IndexError:
+        return False
+    try:
+        os.kill(pid, 0)  # no /proc: ask the kernel
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -59,6 +134,7 @@ class SupervisorClient:
 
     def __init__(self, config: Path) -> None:
         self.config = config
+        self.var = var_dir(config)
         self.socket = socket_path(config)
 
     def _proxy(self) -> Any:
@@ -72,6 +148,18 @@ class SupervisorClient:
             return self._proxy().supervisor.getState()["statename"] == "RUNNING"
         except (OSError, xmlrpc.client.Error):
             return False
+
+    def pid(self) -> int | None:
+        """supervisord's pid: asked over the socket, else from its pid file."""
+        try:
+            return int(self._proxy().supervisor.getPID())
+        except (OSError, xmlrpc.client.Error):
+            pass
+        try:
+            pid = int((self.var / "supervisord.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
 
     def processes(self) -> list[ProcessInfo]:
         try:
@@ -92,6 +180,41 @@ class SupervisorClient:
             for i in infos
         ]
 
+    def swarm_home(self) -> Path | None:
+        """The home the running supervisord hands its daemons: the record `up` wrote for this
+        supervisord, else (started by hand) its own environment; None when neither says."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        try:
+            record = json.loads((self.var / HOME_RECORD).read_text())
+            if record.get("supervisord_pid") == pid:
+                return Path(record["home"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        environ = process_environ(pid)
+        return None if environ is None else home_from_environ(environ)
+
+    def start(self, env: dict[str, str], home: Path) -> None:
+        """Start supervisord (it daemonizes) with the project's own supervisord binary, in an
+        owner-only var/ and under umask 077 (its own log is opened before it applies umask=)."""
+        make_private_dir(self.var)
+        tighten_logs(self.var)
+        binary = Path(sys.executable).parent / "supervisord"
+        result = subprocess.run(
+            [str(binary), "-c", str(self.config)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            umask=0o077,
+        )
+        if result.returncode != 0:
+            raise SupervisorError(f"supervisord failed to start: {result.stderr.strip()}")
+        pid = self.pid()
+        record = {"home": str(home), "supervisord_pid": pid}
+        write_atomic(self.var / HOME_RECORD, json.dumps(record).encode())
+
     def wait_running(self, timeout: float = 30.0) -> list[ProcessInfo]:
         deadline = time.monotonic() + timeout
         while True:
@@ -106,27 +229,23 @@ class SupervisorClient:
                 raise SupervisorError(f"the swarm did not come up within {timeout:.0f}s ({states})")
             time.sleep(0.1)  # supervisord offers no event to wait on over XML-RPC
 
-    def start(self, env: dict[str, str]) -> None:
-        """Start supervisord (it daemonizes) with the project's own supervisord binary."""
-        (self.config.parent / "var").mkdir(mode=0o700, exist_ok=True)
-        binary = Path(sys.executable).parent / "supervisord"
-        result = subprocess.run(
-            [str(binary), "-c", str(self.config)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if result.returncode != 0:
-            raise SupervisorError(f"supervisord failed to start: {result.stderr.strip()}")
-
-    def shutdown(self, timeout: float = 60.0) -> None:
+    def shutdown(self, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None:
+        """Ask supervisord to stop its daemons and exit, and wait until it has exited (so its
+        daemons have stopped, gracefully or after stopwaitsecs, and a new `up` can start)."""
+        pid = self.pid()
         try:
             self._proxy().supervisor.shutdown()
         except (OSError, xmlrpc.client.Error) as exc:
             raise SupervisorError(f"supervisord is not reachable at {self.socket}: {exc}") from None
+        if pid is not None:
+            self.wait_exited(pid, timeout)
+
+    def wait_exited(self, pid: int, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
-        while self.socket.exists() and time.monotonic() < deadline:
-            if not self.reachable():
-                return
-            time.sleep(0.1)
+        while pid_alive(pid):
+            if time.monotonic() > deadline:
+                raise SupervisorError(
+                    f"supervisord (pid {pid}) has not exited {timeout:.0f}s after it was asked "
+                    f"to stop; see {self.var / 'supervisord.log'}"
+                )
+            time.sleep(0.05)  # a process's exit gives no event to a process not its parent

@@ -70,20 +70,19 @@ def demo(
     """Run the scenario against the running swarm (starting it if needed) and show its traces."""
     from swarmsh.bus.watch import SpanWatcher
     from swarmsh.cli import cli
-    from swarmsh.cli.swarm import ensure_up
-    from swarmsh.supervisor import SupervisorClient, SupervisorError, find_config
+    from swarmsh.cli.swarm import bind_home, ensure_up
+    from swarmsh.errors import SwarmshError
     from swarmsh.tracetree import build, collect, render
 
-    try:
+    try:  # either way, the demo drives the running swarm's home (a different one is an error)
         if no_start:
-            client = SupervisorClient(find_config(config))
-            infos = client.processes()
+            infos = bind_home(state, config).processes()
             down = [p.name for p in infos if p.state != "RUNNING"]
             if down:
                 raise click.ClickException(f"not RUNNING: {', '.join(down)} (swarmsh status)")
         else:
             ensure_up(state, config, quiet=True)
-    except SupervisorError as exc:
+    except SwarmshError as exc:
         raise click.ClickException(str(exc)) from None
 
     n = sprint or next_sprint(state)

@@ -79,13 +79,16 @@ def _dead_letters(directory: Path) -> dict[str, int]:
 
 
 def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
-    from swarmsh.supervisor import SupervisorClient, SupervisorError, find_config
+    """Everything `status` reports; the home is the running swarm's unless one was given
+    (a different one given is an error, HomeMismatch)."""
+    from swarmsh.cli.swarm import bind_home
+    from swarmsh.supervisor import SupervisorClient, SupervisorError
+    from swarmsh.swarmops import lock_problems
 
-    paths = state.paths
-    now = time.time()
-    report: dict[str, Any] = {"home": str(paths.home), "processes": {}, "supervisor": None}
+    client: SupervisorClient | None = None
+    report: dict[str, Any] = {"processes": {}, "supervisor": None}
     try:
-        client = SupervisorClient(find_config(config))
+        client = bind_home(state, config)
         report["supervisor"] = str(client.socket)
         for p in client.processes():
             report["processes"][p.name] = {
@@ -96,6 +99,11 @@ def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
             }
     except SupervisorError as exc:
         report["supervisor_error"] = str(exc)
+        client = None
+    paths = state.paths
+    now = time.time()
+    report["home"] = str(paths.home)
+    report["lock_problems"] = lock_problems(paths, client)
     for agent in AGENTS:
         report.setdefault("agents", {})[agent] = reader_status(
             paths.state / f"{agent}.db", agent, paths.bus, now
@@ -114,6 +122,7 @@ def problems_of(report: dict[str, Any], max_lag: int) -> list[str]:
     problems = []
     if "supervisor_error" in report:
         problems.append(report["supervisor_error"])
+    problems.extend(report.get("lock_problems", ()))
     for name, info in report["processes"].items():
         if info["state"] != "RUNNING":
             problems.append(f"{name} is {info['state']}")
@@ -139,7 +148,12 @@ def problems_of(report: dict[str, Any], max_lag: int) -> list[str]:
 @click.pass_obj
 def status(state: CliState, as_json: bool, max_lag: int, config: str | None) -> None:
     """Health of the swarm; exits 5 when a process is not RUNNING or an agent lags."""
-    report = collect_status(state, config)
+    from swarmsh.errors import SwarmshError
+
+    try:
+        report = collect_status(state, config)
+    except SwarmshError as exc:
+        raise click.ClickException(str(exc)) from None
     problems = problems_of(report, max_lag)
     report["healthy"] = not problems
     report["problems"] = problems

@@ -3,31 +3,63 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from swarmsh.cli.context import CliState
+
+if TYPE_CHECKING:
+    from swarmsh.supervisor import SupervisorClient
 
 CONFIG_OPTION = click.option(
     "--config",
     type=click.Path(dir_okay=False, exists=True),
     help="supervisord.conf [env SWARMSH_SUPERVISOR_CONF; default: the checkout's].",
 )
+START_TIMEOUT_S = 60.0
 
 
-def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> object:
-    """Start supervisord with this home unless it already runs; return its client."""
-    from swarmsh.supervisor import SupervisorClient, find_config
+def bind_home(state: CliState, config: str | None) -> SupervisorClient:
+    """The supervisord client, with `state`'s home set to the running swarm's when none was
+    given; a different home given explicitly is an error (HomeMismatch) naming both."""
+    from swarmsh.supervisor import HOME_RECORD, SupervisorClient, find_config
+    from swarmsh.swarmops import choose_home
 
     client = SupervisorClient(find_config(config))
+    running = client.swarm_home() if client.reachable() else None
+    chosen = state.paths.home if state.home else None
+    home = choose_home(chosen, running, client.var / HOME_RECORD)
+    if home is not None:
+        state.home = str(home)
+    return client
+
+
+def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> SupervisorClient:
+    """Start supervisord with this home unless it already runs; return once every daemon runs
+    and has committed where it starts reading (never after this was called)."""
+    from swarmsh.supervisor import SupervisorError
+    from swarmsh.swarmops import lock_problems, mark_start, unmark_start, wait_started
+
+    client = bind_home(state, config)
+    paths = state.paths
     if client.reachable():
         if not quiet:
             click.echo(f"the swarm is already running ({client.config})")
-    else:
-        env = dict(os.environ, SWARMSH_HOME=str(state.paths.home))
+        wait_started(paths, client, START_TIMEOUT_S)
+        return client
+    stopping = client.pid()
+    if stopping is not None:  # a `down` in progress: let it finish first
+        client.wait_exited(stopping)
+    if strays := lock_problems(paths, None):
+        raise SupervisorError("; ".join(strays))
+    mark_start(paths)
+    try:
         click.echo(f"starting the swarm: supervisord -c {client.config}")
-        client.start(env)
-    client.wait_running()
+        client.start(dict(os.environ, SWARMSH_HOME=str(paths.home)), paths.home)
+        wait_started(paths, client, START_TIMEOUT_S)
+    finally:
+        unmark_start(paths)
     return client
 
 
@@ -35,34 +67,41 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> ob
 @CONFIG_OPTION
 @click.pass_obj
 def up(state: CliState, config: str | None) -> None:
-    """Start the swarm (roberts, scrum, lean, executor) under supervisord."""
-    from swarmsh.supervisor import SupervisorError
+    """Start the swarm (roberts, scrum, lean, executor) under supervisord; return once each
+    daemon runs and reads the bus from where it stood when `up` was asked (or from its
+    checkpoint)."""
+    from swarmsh.errors import SwarmshError
 
     try:
         client = ensure_up(state, config)
-    except SupervisorError as exc:
+    except SwarmshError as exc:
         raise click.ClickException(str(exc)) from None
-    var = client.config.parent / "var"  # type: ignore[attr-defined]
     paths = state.paths
-    click.echo(f"all four daemons RUNNING\n  bus:    {paths.bus}\n  queue:  {paths.queue}")
-    click.echo(
-        f"  logs:   {var}/<program>.log  (supervisorctl -c {client.config} tail -f swarm:roberts)"
-    )  # type: ignore[attr-defined]
+    click.echo(f"all four daemons RUNNING\n  home:   {paths.home}")
+    click.echo(f"  bus:    {paths.bus}\n  queue:  {paths.queue}")
+    tail = f"supervisorctl -c {client.config} tail -f swarm:roberts"
+    click.echo(f"  logs:   {client.var}/<program>.log  ({tail})")
     click.echo("  watch:  swarmsh tail -f      health: swarmsh status      stop: swarmsh down")
 
 
 @click.command("down")
 @CONFIG_OPTION
-def down(config: str | None) -> None:
-    """Stop the swarm and its supervisord (each daemon gets SIGTERM and stops cleanly)."""
-    from swarmsh.supervisor import SupervisorClient, SupervisorError, find_config
+@click.pass_obj
+def down(state: CliState, config: str | None) -> None:
+    """Stop the swarm and its supervisord; return once supervisord has exited (each daemon
+    gets SIGTERM and stops cleanly)."""
+    from swarmsh.errors import SwarmshError
 
     try:
-        client = SupervisorClient(find_config(config))
+        client = bind_home(state, config)
         if not client.reachable():
-            click.echo("the swarm is not running")
-            return
-        client.shutdown()
-    except SupervisorError as exc:
+            stopping = client.pid()
+            if stopping is None:
+                click.echo("the swarm is not running")
+                return
+            client.wait_exited(stopping)  # already stopping
+        else:
+            client.shutdown()
+    except SwarmshError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("the swarm is stopped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -137,4 +138,102 @@ def running_swarm(extra_env: dict[str, str] | None = None) -> Iterator[Swarm]:
         finally:
             swarm.stop()
     finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+class Checkout:
+    """A short directory holding the repository's supervisord.conf and virtual environment,
+    driven like an operator drives it: `swarmsh up` (supervisord daemonizes) and `down`."""
+
+    def __init__(self, base: Path, env: dict[str, str]) -> None:
+        self.base = base
+        self.home = base / "home"
+        self.conf = base / "supervisord.conf"
+        self.var = base / "var"
+        self.env = env
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "swarmsh", *args],
+            env=self.env if env is None else env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def supervisord_pid(self) -> int | None:
+        try:
+            return int((self.var / "supervisord.pid").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def daemon_pids(self) -> dict[str, int]:
+        """The pid in each daemon's instance lock (the last process that took it)."""
+        pids = {}
+        for name in PROGRAMS:
+            try:
+                pids[name] = int((self.home / "state" / f"{name}.lock").read_text().strip())
+            except (FileNotFoundError, ValueError):
+                pass
+        return pids
+
+    def wait_for(
+        self, predicate: Callable[[SpanRecord], bool], timeout: float = 20.0, what: str = "a span"
+    ) -> SpanRecord:
+        return Swarm(self.base, self.env).wait_for(predicate, timeout, what)
+
+    def kill_everything(self) -> None:
+        """Whatever a failed test left running: supervisord, then any daemon still alive."""
+        for pid in (self.supervisord_pid(), *self.daemon_pids().values()):
+            if pid and alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout}s")
+        time.sleep(0.05)  # processes ending give no event we can wait on from here
+
+
+@contextmanager
+def checkout(start_delay_s: float = 0.0) -> Iterator[Checkout]:
+    """A checkout for `swarmsh up`; `start_delay_s` makes each daemon's interpreter start that
+    much later (a loaded machine), through a wrapper standing in for .venv/bin/python."""
+    base = Path(tempfile.mkdtemp(prefix="swc-", dir="/tmp"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SWARMSH_"))}
+    env.update(
+        SWARMSH_HOME=str(base / "home"),
+        SWARMSH_FSYNC="never",
+        SWARMSH_SUPERVISOR_CONF=str(base / "supervisord.conf"),
+    )
+    co = Checkout(base, env)
+    try:
+        (base / "supervisord.conf").symlink_to(REPO / "supervisord.conf")
+        if start_delay_s:
+            python = base / ".venv" / "bin" / "python"
+            python.parent.mkdir(parents=True)
+            python.write_text(
+                f'#!/bin/sh\nsleep {start_delay_s}\nexec {VENV / "bin" / "python"} "$@"\n'
+            )
+            python.chmod(0o755)
+        else:
+            (base / ".venv").symlink_to(VENV)
+        yield co
+    finally:
+        co.run("down", timeout=90)
+        co.kill_everything()
         shutil.rmtree(base, ignore_errors=True)
