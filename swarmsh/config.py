@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swarmsh.errors import ConfigError
+from swarmsh.fsutil import check_dir, ensure_dir
 
 _log = logging.getLogger(__name__)
 
@@ -63,6 +64,15 @@ class Paths:
 
     def deadletter_file(self, reader: str) -> Path:
         return self.deadletter / f"{reader}.jsonl"
+
+    def secure(self) -> Paths:
+        """Create the home owner-only if missing; refuse (`UnsafePath`, exit 2) a home,
+        `state/` or `deadletter/` that someone else owns or can write, and tighten ours to
+        0700. Every writer checks again before it opens a file; this says so up front."""
+        ensure_dir(self.home)
+        check_dir(self.state)
+        check_dir(self.deadletter)
+        return self
 
 
 def env_flag(name: str, default: bool = False) -> bool:

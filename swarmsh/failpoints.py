@@ -1,15 +1,12 @@
-"""Named crash points for the fault tests: `SWARMSH_FAILPOINTS=name,…` makes the process
-SIGKILL itself when it reaches one, so a test can crash it at an exact instant."""
+"""Named instants where the fault tests crash a process: `failpoint(name)` does nothing here.
+
+Nothing in an installed swarm can arm one (no environment variable, no file): only the test
+suite's launcher, `tests/failpoint_launch.py`, replaces this hook in its own process before
+it runs a daemon's main.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
-
-ENV_FAILPOINTS = "SWARMSH_FAILPOINTS"
-_ARMED = frozenset(filter(None, os.environ.get(ENV_FAILPOINTS, "").split(",")))
-
 
 def failpoint(name: str) -> None:
-    if name in _ARMED:
-        os.kill(os.getpid(), signal.SIGKILL)
+    """The fault tests may crash the process here; in production, a no-op."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from swarmsh.config import ENV_FSYNC
 from swarmsh.errors import BusWriteError, ConfigError
-from swarmsh.fsutil import FILE_MODE, ensure_dir, open_append
+from swarmsh.fsutil import FILE_MODE, open_append, open_file
 
 FSYNC_ALWAYS = "always"  # fsync after every batch: survives power loss
 FSYNC_NEVER = "never"  # leave it to the OS: survives any process crash, not a power cut
@@ -60,8 +60,7 @@ class JsonlWriter:
         filelock waits for us (polling, timeout) on the very same flock. Importing
         filelock costs 16 ms, a tenth of a CLI command, so it happens only then.
         """
-        ensure_dir(self.path.parent)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        fd = open_file(self._lock_path, os.O_RDWR | os.O_CREAT)  # never through a symlink
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

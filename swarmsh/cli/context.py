@@ -66,6 +66,7 @@ class CliState:
             from swarmsh.telemetry import setup_telemetry
 
             try:
+                self.paths.secure()  # a home others could tamper with is a usage error
                 self._telemetry = setup_telemetry(
                     CLI_SERVICE,
                     self.paths.bus,

@@ -163,8 +163,12 @@ def test_malformed_queue_lines_are_dead_lettered_and_the_next_command_runs(
 
 
 def start_executor(home: Path, **env: str) -> subprocess.Popen[bytes]:
+    from tests.failpoint_launch import ENV_FAILPOINTS, launch_argv
+
+    # Crash points can be armed only through the test-only launcher.
+    module = "swarmsh.executor"
     return subprocess.Popen(
-        [sys.executable, "-m", "swarmsh.executor"],
+        launch_argv(module) if ENV_FAILPOINTS in env else [sys.executable, "-m", module],
         env={**os.environ, "SWARMSH_HOME": str(home), "SWARMSH_BACKOFF_BASE_S": "0.05", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
