@@ -19,6 +19,7 @@ import click
 from swarmsh.config import ENV_HOME, Paths
 from swarmsh.errors import EXIT_FAILURE, AlreadyRunning, SwarmshError
 from swarmsh.fsutil import open_file
+from swarmsh.supervisor import is_supervisord
 
 if TYPE_CHECKING:
     from swarmsh.telemetry import Telemetry
@@ -123,17 +124,8 @@ def die_with_supervisor() -> None:
     # It may have died between forking us and the prctl: then our parent is already someone
     # else (init or a subreaper), and no signal will ever come.
     parent = os.getppid()
-    if not _is_supervisord(parent):
+    if not is_supervisord(parent):
         raise SupervisorGone(f"our supervisord has gone (parent is now pid {parent}); not starting")
-
-
-def _is_supervisord(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = handle.read().split(b"\0")
-    except OSError:
-        return True  # cannot tell: assume the best, as without this check
-    return any(os.path.basename(arg).startswith(b"supervisord") for arg in argv[:2])
 
 
 def install_stop_handlers(stop: threading.Event, wake: Callable[[], None]) -> None:

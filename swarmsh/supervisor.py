@@ -113,6 +113,19 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def is_supervisord(pid: int) -> bool:
+    """Whether `pid` runs supervisord (True when this system cannot tell)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    # `python .venv/bin/supervisord -c …`, `supervisord -n …`, `python -m supervisor.supervisord`
+    return b"supervisord" in cmdline
+
+
 @dataclass(frozen=True)
 class ProcessInfo:
     name: str
@@ -159,7 +172,8 @@ class SupervisorClient:
             pid = int((self.var / "supervisord.pid").read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if pid_alive(pid) else None
+        # a pid file left by a killed supervisord may name a process that reused the pid
+        return pid if pid_alive(pid) and is_supervisord(pid) else None
 
     def processes(self) -> list[ProcessInfo]:
         try:
@@ -211,23 +225,11 @@ class SupervisorClient:
         )
         if result.returncode != 0:
             raise SupervisorError(f"supervisord failed to start: {result.stderr.strip()}")
-        pid = self.pid()
+        deadline = time.monotonic() + 10
+        while (pid := self.pid()) is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # the daemonized supervisord writes its pid file a moment later
         record = {"home": str(home), "supervisord_pid": pid}
         write_atomic(self.var / HOME_RECORD, json.dumps(record).encode())
-
-    def wait_running(self, timeout: float = 30.0) -> list[ProcessInfo]:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                infos = self.processes()
-                if infos and all(p.state == RUNNING for p in infos):
-                    return infos
-            except SupervisorError:
-                infos = []
-            if time.monotonic() > deadline:
-                states = ", ".join(f"{p.name}={p.state}" for p in infos) or "unreachable"
-                raise SupervisorError(f"the swarm did not come up within {timeout:.0f}s ({states})")
-            time.sleep(0.1)  # supervisord offers no event to wait on over XML-RPC
 
     def shutdown(self, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None:
         """Ask supervisord to stop its daemons and exit, and wait until it has exited (so its

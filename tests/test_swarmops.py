@@ -133,3 +133,15 @@ def test_a_daemon_whose_supervisord_has_gone_does_not_start() -> None:
     assert result.returncode == 1 and "SupervisorGone" in result.stderr
     del env["SUPERVISOR_ENABLED"]  # not under supervisord: nothing to check
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+def test_a_stale_pid_file_naming_another_process_is_no_supervisord(tmp_path: Path) -> None:
+    from swarmsh.supervisor import SupervisorClient, is_supervisord
+
+    (tmp_path / "supervisord.conf").write_text("")
+    client = SupervisorClient(tmp_path / "supervisord.conf")
+    make_private_dir(client.var)
+    (client.var / "supervisord.pid").write_text(f"{os.getpid()}\n")  # alive, but pytest
+    assert not is_supervisord(os.getpid())
+    assert client.pid() is None
+    assert client.swarm_home() is None
