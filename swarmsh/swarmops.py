@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from swarmsh import startmark
@@ -44,16 +44,18 @@ def choose_home(chosen: Path | None, running: Path | None, record: Path) -> Path
 
 
 def stray_lock_holders(
-    holders: Mapping[str, int | None], supervised: Iterable[int], locks: Mapping[str, Path]
+    holders: Mapping[str, int | None],
+    supervised: Mapping[str, Collection[int]],
+    locks: Mapping[str, Path],
 ) -> list[str]:
-    """A lock held by a pid supervisord does not run: an orphan (of a killed supervisord, or
-    started by hand) that makes supervisord's own daemon crash-loop on the lock."""
-    ours = set(supervised)
+    """A daemon's lock held by a pid that is not supervisord's process for that daemon: an
+    orphan (of a killed supervisord, or started by hand) that makes supervisord's own daemon
+    crash-loop on the lock."""
     return [
         f"{name}: pid {pid} holds {locks[name]} but is not supervisord's {name}; "
         f"stop it (kill {pid}), then swarmsh up"
         for name, pid in holders.items()
-        if pid is not None and pid not in ours
+        if pid is not None and pid not in supervised.get(name, ())
     ]
 
 
@@ -61,18 +63,20 @@ def lock_problems(paths: Paths, client: SupervisorClient | None) -> list[str]:
     """The stray lock holders of the daemons of `paths`' home (client None: none supervised)."""
     locks = {name: paths.state / f"{name}.lock" for name in PROGRAMS}
 
-    def supervised() -> set[int]:
+    def supervised() -> dict[str, int]:
         if client is None:
-            return set()
+            return {}
         try:
-            return {p.pid for p in client.processes() if p.pid}
+            return {p.name: p.pid for p in client.processes() if p.pid}
         except SupervisorError:
-            return set()
+            return {}
 
     before = supervised()
     holders = {name: lock_holder(path) for name, path in locks.items()}
+    after = supervised()
     # a daemon restarted between the two reads holds its lock under a pid only `after` knows
-    return stray_lock_holders(holders, before | supervised(), locks)
+    pids = {name: {before.get(name, 0), after.get(name, 0)} for name in PROGRAMS}
+    return stray_lock_holders(holders, pids, locks)
 
 
 def committed_start(db: Path, reader: str) -> bool:

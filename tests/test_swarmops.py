@@ -45,7 +45,8 @@ def test_the_same_home_through_a_symlink_is_the_same(tmp_path: Path) -> None:
 def test_stray_lock_holders_names_pids_supervisord_does_not_run() -> None:
     locks = {n: Path(f"/h/state/{n}.lock") for n in ("roberts", "scrum", "lean")}
     holders = {"roberts": 10, "scrum": 11, "lean": None}
-    [problem] = stray_lock_holders(holders, {11, 12}, locks)
+    supervised = {"roberts": {12}, "scrum": {11}, "lean": {10}}  # 10 runs, but as lean
+    [problem] = stray_lock_holders(holders, supervised, locks)
     assert problem.startswith("roberts: pid 10 holds /h/state/roberts.lock")
     assert "kill 10" in problem
 
