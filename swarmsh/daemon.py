@@ -60,8 +60,11 @@ class InstanceLock:
                 f"{self.name} already runs against {self.path.parent.parent} "
                 f"(pid {holder}, lock {self.path})"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:  # the pid only informs; the flock is the lock, so a full disk must not stop us
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            _log.warning("cannot write the pid into %s: %s", self.path, exc)
         self._fd = fd
         return self
 

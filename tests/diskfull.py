@@ -31,20 +31,16 @@ def small_disk(path: Path, size: str = "2m") -> Iterator[Path]:
 
 def fill(disk: Path) -> None:
     """Take every free block: the next write that needs one fails with ENOSPC."""
-    with open(disk / FILLER, "ab") as filler:
-        chunk = b"\0" * 65536
-        while True:
-            try:
-                filler.write(chunk)
-                filler.flush()
-            except OSError:
-                break
-        for size in (4096, 512, 1):  # the tail that a whole chunk no longer fits
+    fd = os.open(disk / FILLER, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):  # then the tail a larger write no longer fits
             while True:
                 try:
-                    os.write(filler.fileno(), b"\0" * size)
+                    os.write(fd, b"\0" * size)
                 except OSError:
                     break
+    finally:
+        os.close(fd)
 
 
 def free(disk: Path) -> None:

@@ -120,3 +120,120 @@ def test_kill_9_mid_stream_loses_nothing_and_replays_the_same_ids(
     ):
         assert crashed.entities() == clean.entities()
     assert {c["id"] for c in read_jsonl(pristine / "commands.jsonl")} == expected
+
+
+class Output:
+    """A process's output, read by a thread as it comes, so a test can wait for a line."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        import threading
+
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        for raw in proc.stdout:  # type: ignore[union-attr]
+            with self._changed:
+                self.lines.append(raw.decode(errors="replace"))
+                self._changed.notify_all()
+
+    def wait_for(self, fragment: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = next((line for line in self.lines if fragment in line), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                assert left > 0, f"no output line with {fragment!r}:\n{''.join(self.lines)}"
+                self._changed.wait(left)
+
+    @property
+    def text(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+
+def test_a_poison_span_is_dead_lettered_and_the_next_one_handled_by_the_same_process(
+    home: Path,
+) -> None:
+    """A `close` with a negative vote count used to make the rule raise: the agent died,
+    replayed the batch, died again, and governance stopped (issue 10, item 2)."""
+    cycle = motion_cycle("m1", "board", 1, "t")
+    poison = ("swarmsh.roberts.close", {**cycle[3][1], "roberts.votes.no": -3})
+    write_spans(home / "spans.jsonl", [*cycle[:3], poison])
+    proc = start_agent(home, "roberts", "--from", "beginning")
+    try:
+        wait_for_lines(home / "deadletter" / "roberts.jsonl", 1, proc)
+        write_spans(home / "spans.jsonl", cycle[3:])  # the valid close, after the poison
+        wait_for_lines(home / "commands.jsonl", 2, proc)  # call-to-order, then the sprint plan
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    assert [c["command"] for c in read_jsonl(home / "commands.jsonl")] == [
+        "swarmsh.roberts.call-to-order",
+        "swarmsh.scrum.plan",
+    ]
+    [letter] = read_jsonl(home / "deadletter" / "roberts.jsonl")
+    assert "roberts.votes.no" in letter["reason"]
+    with StateStore(home / "state" / "roberts.db") as store:
+        assert store.entities()["motion:m1"].state == "PASSED"
+
+
+RAISING_AGENT = """
+import dataclasses
+from swarmsh.agents import roberts
+from swarmsh.agents.runner import main
+
+def second(span, states, settings):
+    if span.roberts_motion_id == "bomb":
+        raise ZeroDivisionError("a bug in the rule")
+    return roberts.AGENT.rules["second"](span, states, settings)
+
+AGENT = dataclasses.replace(roberts.AGENT, rules={**roberts.AGENT.rules, "second": second})
+main(AGENT)
+"""
+
+
+def test_a_rule_that_raises_costs_one_span_not_the_process(home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "raising_agent.py"
+    script.write_text(RAISING_AGENT)
+    cycle = motion_cycle("m1", "board", 1, "t")
+    write_spans(
+        home / "spans.jsonl", [cycle[0], ("swarmsh.roberts.second", {"roberts.motion_id": "bomb"})]
+    )
+    env = dict(os.environ, SWARMSH_HOME=str(home), PYTHONPATH=str(Path(__file__).parents[2]))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--from", "beginning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_lines(home / "deadletter" / "roberts.jsonl", 1, proc)
+        write_spans(home / "spans.jsonl", cycle[1:])
+        wait_for_lines(home / "commands.jsonl", 2, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    [letter] = read_jsonl(home / "deadletter" / "roberts.jsonl")
+    assert "ZeroDivisionError: a bug in the rule" in letter["reason"]
+    with StateStore(home / "state" / "roberts.db") as store:
+        assert store.counters()["rule_failures"] == 1
+        assert store.entities()["motion:m1"].state == "PASSED"
+
+
+def test_a_corrupt_state_database_stops_the_agent_with_what_to_do(home: Path) -> None:
+    db = home / "state" / "scrum.db"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"garbage, not SQLite " * 500)
+    proc = start_agent(home, "scrum")
+    out, _ = proc.communicate(timeout=30)
+    text = out.decode()
+    assert proc.returncode == 1
+    assert "Traceback" not in text
+    assert f"state database {db} is corrupt" in text
+    assert f"mv {db} {db}.corrupt" in text

@@ -81,3 +81,79 @@ def test_unwritable_bus_fails_the_cli_and_spares_the_agents(
     finally:
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(10) == 0
+
+
+# -- a full disk (issue 10, item 6): the agent stays up and resumes by itself ----------------
+
+
+def test_a_full_state_disk_mid_run_holds_the_batch_until_space_returns(
+    home: Path, tmp_path: Path
+) -> None:
+    from tests.agents.helpers import write_spans
+    from tests.agents.test_agent_process import Output
+    from tests.diskfull import fill, free, small_disk
+
+    with small_disk(home / "state", "1m") as state:
+        agent = start_agent(home, "roberts", "--from", "beginning")
+        output = Output(agent)
+        try:
+            write_spans(home / "spans.jsonl", [_open("m0", "b0")])
+            wait_for_lines(home / "commands.jsonl", 1, agent)
+            fill(state)
+            write_spans(home / "spans.jsonl", [_open(f"m{i}", f"b{i}") for i in (1, 2)])
+            output.wait_for("cannot make the batch durable")  # the commit hit the full disk
+            assert agent.poll() is None
+            free(state)
+            write_spans(home / "spans.jsonl", [_open("m3", "b3")])
+            wait_for_lines(home / "commands.jsonl", 4, agent)
+            _wait_until_committed(state / "roberts.db", handled=4)
+            assert agent.poll() is None  # the same process all along
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            assert agent.wait(10) == 0, output.text
+    meetings = [c["args"]["meeting"] for c in read_jsonl(home / "commands.jsonl")]
+    assert meetings == ["b0", "b1", "b2", "b3"]  # each once: a retry never re-appends
+
+
+def test_an_agent_started_on_a_full_disk_waits_for_space_then_catches_up(
+    home: Path, tmp_path: Path
+) -> None:
+    """The store cannot even be created: the agent neither dies nor goes FATAL."""
+    from tests.agents.helpers import write_spans
+    from tests.agents.test_agent_process import Output
+    from tests.diskfull import fill, free, small_disk
+
+    with small_disk(home, "2m") as disk:
+        write_spans(disk / "spans.jsonl", [_open("m1", "b1")])
+        fill(disk)
+        agent = start_agent(disk, "roberts", "--from", "beginning")
+        output = Output(agent)
+        try:
+            output.wait_for("retrying")
+            assert agent.poll() is None
+            free(disk)
+            wait_for_lines(disk / "commands.jsonl", 1, agent)
+            _wait_until_committed(disk / "state" / "roberts.db", handled=1)
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            assert agent.wait(10) == 0, output.text
+        assert [c["args"]["meeting"] for c in read_jsonl(disk / "commands.jsonl")] == ["b1"]
+
+
+def _open(motion: str, meeting: str) -> tuple[str, dict[str, str]]:
+    attributes = {"roberts.motion_id": motion, "roberts.meeting_id": meeting}
+    return ("swarmsh.roberts.open", {**attributes, "roberts.motion.kind": "general"})
+
+
+def _wait_until_committed(db: Path, handled: int, timeout: float = 30) -> None:
+    import time
+
+    from swarmsh.store import StateStore
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with StateStore(db) as store:
+            if store.counters().get("handled") == handled:
+                return
+        assert time.monotonic() < deadline, f"{db}: not {handled} spans handled"
+        time.sleep(0.05)
