@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
+import sqlite3
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -18,7 +20,7 @@ from swarmsh.bus.records import NextCommand
 from swarmsh.config import ENV_MAX_DEPTH, Paths, env_float, env_int
 from swarmsh.errors import BusWriteError, CommandRejected
 from swarmsh.executor.backoff import compute_backoff
-from swarmsh.executor.ledger import find_command_span
+from swarmsh.executor.ledger import bus_position, command_ran, commands_ran
 from swarmsh.executor.validate import build_argv
 from swarmsh.failpoints import failpoint
 from swarmsh.semconv._generated import attributes as attr
@@ -33,6 +35,11 @@ ENV_BACKOFF_BASE = "SWARMSH_BACKOFF_BASE_S"
 DEFAULT_MAX_DEPTH = 16
 DEFAULT_MAX_ATTEMPTS = 4
 POLL_TIMEOUT_S = 1.0
+RETRY_MAX_S = 5.0  # cap of the delay between retries after an infrastructure failure
+RETRY_MIN_BASE_S = 0.01  # even with SWARMSH_BACKOFF_BASE_S=0, never a busy loop
+# Failures of the disk or the files around a command, not of the command: the step is
+# retried (with backoff, until stopped) and never counts as one of the command's attempts.
+INFRASTRUCTURE_ERRORS = (BusWriteError, OSError, sqlite3.OperationalError)
 
 # Ledger statuses: `started` is the intent recorded before running; the rest are final.
 STARTED, EXECUTED, REFUSED, DEADLETTERED = "started", "executed", "refused", "deadlettered"
@@ -67,24 +74,69 @@ class Executor:
         self.max_depth = max_depth
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
-        self.store = StateStore(paths.state / f"{READER}.db", durable=True)
         self.deadletter = DeadLetterWriter(paths.deadletter_file(READER))
-        saved = self.store.load_position(READER)
-        begin: Position | str = start
-        if start == "checkpoint":
-            # the first start reads the whole queue: every command in it is still to run
-            begin = Position.from_dict(saved) if saved else "beginning"
-        self.follower: Follower[NextCommand] = Follower(
-            paths.queue,
-            reader=READER,
-            parse=NextCommand.from_json,
-            deadletter=self.deadletter,
-            start=begin,
-            on_malformed=self._count_malformed,
-        )
-        self._committed: Position = self.follower.position
-        if saved is None or start != "checkpoint":
-            self._commit(self._committed, None)  # a crash before the first command resumes here
+        self._start = start
+        self._store: StateStore | None = None
+        self._follower: Follower[NextCommand] | None = None
+        self._committed: Position | None = None
+        self._open_pending = True
+        try:
+            self._open()
+        except INFRASTRUCTURE_ERRORS as exc:  # a full disk at start-up: `run` retries
+            _log.error("cannot open the ledger yet (%s); retrying", exc)
+            self._forget_broken_store(exc)
+
+    @property
+    def store(self) -> StateStore:
+        assert self._store is not None, "the ledger is open once `_open` succeeded"
+        return self._store
+
+    @property
+    def follower(self) -> Follower[NextCommand]:
+        assert self._follower is not None, "the queue is open once `_open` succeeded"
+        return self._follower
+
+    def _open(self) -> bool:
+        """Open the ledger and the queue and commit the start position; each step once, so
+        a retry after a failure (a full disk) resumes where the last try stopped."""
+        saved = self._open_store().load_position(READER)
+        if self._follower is None:
+            begin: Position | str = self._start
+            if self._start == "checkpoint":
+                # the first start reads the whole queue: every command in it is still to run
+                begin = Position.from_dict(saved) if saved else "beginning"
+            self._follower = Follower(
+                self.paths.queue,
+                reader=READER,
+                parse=NextCommand.from_json,
+                deadletter=self.deadletter,
+                start=begin,
+                on_malformed=self._count_malformed,
+            )
+        if self._open_pending:
+            if saved is None or self._start != "checkpoint":
+                # a crash before the first command resumes here
+                self.store.commit(
+                    READER, self.follower.position.to_dict(), commands=self._ran_on_bus(saved)
+                )
+            self._committed = self.follower.position
+            self._open_pending = False
+        return True
+
+    def _open_store(self) -> StateStore:
+        if self._store is None:
+            self._store = StateStore(self.paths.state / f"{READER}.db", durable=True)
+        return self._store
+
+    def _ran_on_bus(self, saved: dict[str, Any] | None) -> list[CommandEntry]:
+        """A fresh ledger (first start, or state/executor.db lost) learns from the bus which
+        commands already ran, so none of those still in the queue runs again."""
+        if saved is not None:
+            return []
+        ran = commands_ran(self.paths.bus)
+        if ran:
+            _log.info("a fresh ledger: %d commands already ran according to the bus", len(ran))
+        return [CommandEntry(i, name, EXECUTED, {"recovered": "bus"}) for i, name in ran.items()]
 
     def _count_malformed(self, reason: str) -> None:
         self.telemetry.instruments.malformed.add(1, {attr.SWARM_BUS_READER: READER})
@@ -98,6 +150,10 @@ class Executor:
         )
         self._committed = position
 
+    def _commit_position(self, position: Position) -> bool:
+        self._commit(position, None)
+        return True
+
     # -- one command -----------------------------------------------------------------------
 
     def handle(self, command: NextCommand, position: Position, stop: threading.Event) -> bool:
@@ -106,14 +162,10 @@ class Executor:
         if entry is not None and entry.status != STARTED:
             self._commit(position, None, duplicates=1)  # re-emitted after an agent's replay
             return True
-        if entry is not None:
-            # We crashed between intent and outcome: the bus says whether it ran.
-            if find_command_span(self.paths.bus, command.id, int(entry.info.get("bus_offset", 0))):
-                _log.info(
-                    "command %s already ran before a restart; not running it again", command.id
-                )
-                self._settle(command, position, EXECUTED, {"recovered": True}, executed=1)
-                return True
+        if entry is not None and self._ran_since_intent(command, entry):
+            _log.info("command %s already ran before a restart; not running it again", command.id)
+            self._settle(command, position, EXECUTED, {"recovered": True}, executed=1)
+            return True
         try:
             if command.depth > self.max_depth:
                 raise CommandRejected(
@@ -123,12 +175,26 @@ class Executor:
         except CommandRejected as exc:
             self._reject(command, position, str(exc))
             return True
+        bus = bus_position(self.paths.bus)
         intent = CommandEntry(
-            command.id, command.command, STARTED, {"bus_offset": _size(self.paths.bus)}
+            command.id, command.command, STARTED, {"bus": bus.to_dict() if bus else None}
         )
-        self._commit(self._committed, intent)
+        self._commit(self.committed, intent)
         failpoint("executor-after-intent")
         return self._run_with_retries(command, argv, position, stop)
+
+    def _ran_since_intent(self, command: NextCommand, intent: CommandEntry) -> bool:
+        """After a crash (or an infrastructure failure) between intent and outcome, the bus
+        says whether the command ran: its own CLI span landed after the intent, in the bus
+        file the intent names or a later generation."""
+        raw = intent.info.get("bus")
+        since = Position.from_dict(raw) if isinstance(raw, dict) else None
+        return command_ran(self.paths.bus, command.id, command.command, since)
+
+    @property
+    def committed(self) -> Position:
+        assert self._committed is not None, "set once `_open` succeeded"
+        return self._committed
 
     def _run_with_retries(
         self, command: NextCommand, argv: list[str], position: Position, stop: threading.Event
@@ -156,9 +222,7 @@ class Executor:
                 compute_backoff(attempt, base=self.backoff_base)
             ):
                 return False  # stopping: the intent stays, the next start resumes it
-        self.deadletter.write_record(
-            {"reason": f"failed {self.max_attempts} times: {error}", "command": command.to_dict()}
-        )
+        self._dead_letter(command, position, f"failed {self.max_attempts} times: {error}")
         self._settle(
             command,
             position,
@@ -206,10 +270,9 @@ class Executor:
             else:
                 span.set_status(Status(StatusCode.ERROR, error))
         failpoint("executor-before-flush")
-        try:
-            self.telemetry.flush_bus(keep_on_error=False)  # CLI span + execute span: one write
-        except BusWriteError as exc:
-            return "failed", str(exc)
+        # CLI span + execute span: one write. If it fails (BusWriteError), nothing of this
+        # run was recorded, so it did not happen: the caller retries it, as no attempt.
+        self.telemetry.flush_bus(keep_on_error=False)
         failpoint("executor-after-flush")
         if outcome == EXECUTED:
             self._count(command, EXECUTED)
@@ -246,13 +309,19 @@ class Executor:
             },
         ) as rejected:
             rejected.set_status(Status(StatusCode.ERROR, reason))
-        try:
-            self.telemetry.flush_bus()
-        except BusWriteError as exc:
-            _log.error("could not record the refusal on the bus: %s", exc)
-        self.deadletter.write_record({"reason": f"refused: {reason}", "command": command.to_dict()})
+        # Unrecorded, the refusal did not happen: a failure is retried like any other step.
+        self.telemetry.flush_bus(keep_on_error=False)
+        self._dead_letter(command, position, f"refused: {reason}")
         self._settle(command, position, REFUSED, {"reason": reason}, refused=1)
         self._count(command, REFUSED)
+
+    def _dead_letter(self, command: NextCommand, position: Position, reason: str) -> None:
+        """Dead-letter a command; an unwritten dead letter is an infrastructure failure, or a
+        full disk would lose the only record of why the command did not run."""
+        before = self.deadletter.written
+        self.follower.dead_letter(command, position, reason)
+        if self.deadletter.written == before:
+            raise BusWriteError(f"cannot write the dead letter of command {command.id}")
 
     def _count(self, command: NextCommand, outcome: str) -> None:
         self.telemetry.instruments.commands_total.add(
@@ -262,38 +331,84 @@ class Executor:
     # -- the loop --------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
+        if self._open_pending and not self._retrying(self._open, stop):
+            return
         _log.info("executor following %s", self.paths.queue)
         while not stop.is_set():
             items = self.follower.poll(POLL_TIMEOUT_S)
             for command, position in items or ():
-                try:
-                    if not self.handle(command, position, stop):
-                        return
-                except Exception as exc:  # a bug must not kill the loop; the command is parked
-                    _log.exception("internal error on command %s", command.id)
-                    self.deadletter.write_record(
-                        {"reason": f"internal error: {exc!r}", "command": command.to_dict()}
-                    )
-                    self._settle(
-                        command, position, DEADLETTERED, {"error": repr(exc)}, deadlettered=1
-                    )
+                step = functools.partial(self._handle_parking_bugs, command, position, stop)
+                if not self._retrying(step, stop):
+                    return  # stopping: the uncommitted commands are read again at the next start
             if self.follower.position != self._committed:
-                self._commit(self.follower.position, None)  # also covers skipped lines
+                # also covers skipped lines
+                if not self._retrying(
+                    functools.partial(self._commit_position, self.follower.position), stop
+                ):
+                    return
+
+    def _handle_parking_bugs(
+        self, command: NextCommand, position: Position, stop: threading.Event
+    ) -> bool:
+        try:
+            return self.handle(command, position, stop)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:  # a bug must not kill the loop; the command is parked
+            _log.exception("internal error on command %s", command.id)
+            self._dead_letter(command, position, f"internal error: {exc!r}")
+            self._settle(command, position, DEADLETTERED, {"error": repr(exc)}, deadlettered=1)
+            return True
+
+    def _retrying(self, step: Callable[[], bool], stop: threading.Event) -> bool:
+        """Run `step` until it is done, riding out infrastructure failures (a full disk, an
+        unwritable bus, SQLite I/O errors) with capped backoff; False when stopped first.
+
+        Each retry starts the step over: the ledger makes that safe, as after a crash."""
+        failures = 0
+        while True:
+            try:
+                self._open_store()  # again, if a SQLite error made us drop it
+                done = step()
+            except INFRASTRUCTURE_ERRORS as exc:
+                failures += 1
+                delay = compute_backoff(
+                    failures, base=max(self.backoff_base, RETRY_MIN_BASE_S), cap=RETRY_MAX_S
+                )
+                _log.error(
+                    "infrastructure failure %d (%s: %s); retrying in %.2fs",
+                    failures,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                self._forget_broken_store(exc)
+                if stop.wait(delay):
+                    return False
+                continue
+            if failures:
+                _log.info("recovered after %d infrastructure failures", failures)
+            return done
+
+    def _forget_broken_store(self, exc: BaseException) -> None:
+        """After a SQLite error the connection may hold a half-done transaction: drop it
+        (closing rolls back) and open a fresh one at the next try."""
+        if isinstance(exc, sqlite3.Error) and self._store is not None:
+            store, self._store = self._store, None
+            try:
+                store.close()
+            except sqlite3.Error:
+                pass
 
     def wakeup(self) -> None:
         """Interrupt a waiting poll (from a signal handler)."""
         self.follower.wakeup()
 
     def close(self) -> None:
-        self.follower.close()
-        self.store.close()
-
-
-def _size(path: os.PathLike[str]) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0
+        if self._follower is not None:
+            self._follower.close()
+        if self._store is not None:
+            self._store.close()
 
 
 def main() -> None:
