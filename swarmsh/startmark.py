@@ -2,17 +2,24 @@
 
 `up` records the bus's identity and size before it starts supervisord, so an agent's
 first start never begins later than the moment `up` was asked, however long the agent
-takes to initialise; `up` removes the mark once every agent has committed its start.
+takes to initialise; `up` removes the mark once every daemon has committed its start.
+A supervisord started otherwise (systemd) does the same with `python -m swarmsh.startmark
+mark` before it and `... settle` after it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import sys
+import time
 from pathlib import Path
 
 from swarmsh.bus.position import FileIdentity, Position
+from swarmsh.config import Paths
 from swarmsh.fsutil import write_atomic
+from swarmsh.supervisor import PROGRAMS
 
 MARK_FILE = "start.json"
 
@@ -53,3 +60,59 @@ def clear(state_dir: Path) -> None:
         os.unlink(mark_path(state_dir))
     except FileNotFoundError:
         pass
+
+
+def committed(state_dir: Path, reader: str) -> bool:
+    """Whether the reader's state store holds a checkpoint (where it starts, or got to)."""
+    db = state_dir / f"{reader}.db"
+    if not db.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            row = conn.execute("SELECT 1 FROM checkpoint WHERE reader = ?", (reader,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False  # being created: not yet
+    return row is not None
+
+
+def settle(state_dir: Path, readers: tuple[str, ...], timeout: float) -> list[str]:
+    """Wait until every reader has committed, then clear the mark; the readers still
+    waiting at the deadline (the mark then stays: a late first start still begins there)."""
+    deadline = time.monotonic() + timeout
+    while waiting := [r for r in readers if not committed(state_dir, r)]:
+        if time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.05)  # another process's commit gives us no event
+    clear(state_dir)
+    return []
+
+
+USAGE = "usage: python -m swarmsh.startmark mark | settle [TIMEOUT_S]  (home: SWARMSH_HOME)"
+
+
+def main(argv: list[str]) -> int:
+    """For a supervisord started without `swarmsh up` (systemd's ExecStartPre/ExecStartPost)."""
+    paths = Paths.from_home()
+    if argv[:1] == ["mark"] and len(argv) == 1:
+        position = record(paths.state, paths.bus)
+        print(f"first starts begin at {paths.bus} offset {position.offset}")
+        return 0
+    if argv[:1] == ["settle"] and len(argv) <= 2:
+        try:
+            timeout = float(argv[1]) if len(argv) == 2 else 60.0
+        except ValueError:
+            print(USAGE, file=sys.stderr)
+            return 2
+        if waiting := settle(paths.state, PROGRAMS, timeout):
+            late = ", ".join(waiting)
+            print(f"no start committed yet by {late}; the mark stays", file=sys.stderr)
+        return 0
+    print(USAGE, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

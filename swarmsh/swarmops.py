@@ -4,7 +4,6 @@ where it starts."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -79,21 +78,6 @@ def lock_problems(paths: Paths, client: SupervisorClient | None) -> list[str]:
     return stray_lock_holders(holders, pids, locks)
 
 
-def committed_start(db: Path, reader: str) -> bool:
-    """Whether the reader's state store holds a checkpoint (where it starts, or got to)."""
-    if not db.exists():
-        return False
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            row = conn.execute("SELECT 1 FROM checkpoint WHERE reader = ?", (reader,)).fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return False  # being created: not yet
-    return row is not None
-
-
 def wait_started(paths: Paths, client: SupervisorClient, timeout: float) -> list[ProcessInfo]:
     """Wait until every daemon is RUNNING and has committed its start position; fail at once
     when another process holds a daemon's lock (the daemon would only crash-loop)."""
@@ -106,14 +90,17 @@ def wait_started(paths: Paths, client: SupervisorClient, timeout: float) -> list
         except SupervisorError:
             infos = []
         down = [f"{p.name}={p.state}" for p in infos if p.state != RUNNING]
-        waiting = [n for n in PROGRAMS if not committed_start(paths.state / f"{n}.db", n)]
+        waiting = [n for n in PROGRAMS if not startmark.committed(paths.state, n)]
         if infos and not down and not waiting:
             return infos
         if time.monotonic() > deadline:
             why = ", ".join(down) or ("unreachable" if not infos else "")
             if waiting:
                 why += f"{'; ' if why else ''}no start position committed by {', '.join(waiting)}"
-            raise SupervisorError(f"the swarm did not come up within {timeout:.0f}s ({why})")
+            raise SupervisorError(
+                f"the swarm did not come up within {timeout:.0f}s ({why}); "
+                f"see {client.var}/<program>.log"
+            )
         time.sleep(0.05)  # supervisord and the daemons' commits offer no event to wait on
 
 

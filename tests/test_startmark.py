@@ -68,3 +68,20 @@ def test_clear_removes_the_mark_and_a_broken_one_reads_as_none(home: Path) -> No
     assert startmark.recorded(state) is None
     (state / "start.json").write_text("{not json")
     assert startmark.recorded(state) is None
+
+
+def test_settle_clears_the_mark_once_every_reader_committed(home: Path) -> None:
+    from swarmsh.store import StateStore
+
+    state = home / "state"
+    assert startmark.main(["mark"]) == 0  # as systemd's ExecStartPre runs it
+    assert startmark.settle(state, ("roberts", "lean"), timeout=0.1) == ["roberts", "lean"]
+    assert startmark.recorded(state) is not None  # nobody committed: the mark stays
+    for reader in ("roberts", "lean"):
+        store = StateStore(state / f"{reader}.db", durable=False)
+        store.commit(reader, startmark.bus_position(home / "spans.jsonl").to_dict())
+        store.close()
+    assert startmark.settle(state, ("roberts", "lean"), timeout=5) == []
+    assert startmark.recorded(state) is None
+    assert startmark.main(["settle", "0.1"]) == 0  # the others never came: it says so, exit 0
+    assert startmark.main(["nonsense"]) == 2
