@@ -1,4 +1,5 @@
-"""Trace trees from bus records: gather one trace's spans, nest them, render them as text."""
+"""Trace trees from bus records: gather one trace's spans, nest them, render them as text
+(every foreign value escaped and bounded by `swarmsh.safetext`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 
 from swarmsh.bus.records import SpanRecord
 from swarmsh.errors import MalformedRecord
+from swarmsh.fsutil import open_file
+from swarmsh.safetext import duration, shown
 
 CHUNK = 1 << 20
 
@@ -24,7 +27,7 @@ class Node:
 
 def iter_lines_reverse(path: Path, chunk: int = CHUNK) -> Iterator[bytes]:
     """The file's lines from last to first, reading backwards in chunks (bounded memory)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = open_file(path, os.O_RDONLY)
     try:
         end = os.fstat(fd).st_size
         tail = b""
@@ -66,7 +69,7 @@ def collect(bus: Path, trace_id: str, chunk: int = CHUNK) -> list[SpanRecord]:
     needle = trace_id.encode()
     found: list[SpanRecord] = []
     tail = b""
-    with open(bus, "rb") as handle:
+    with open(open_file(bus, os.O_RDONLY), "rb") as handle:
         while block := handle.read(chunk):
             data = tail + block
             end = data.rfind(b"\n") + 1
@@ -103,23 +106,23 @@ def build(spans: list[SpanRecord]) -> list[Node]:
 
 
 def service_label(span: SpanRecord) -> str:
-    service = span.service
+    service = shown(span.resource.get("service.name", "?"), limit=64)
     return _SERVICE_SHORT.get(service, service.removeprefix("swarmsh-"))
 
 
 def summary(span: SpanRecord) -> str:
     """The few attributes that matter for this kind of span."""
-    a = span.attributes
+    a = {key: shown(value, limit=200) for key, value in span.attributes.items()}
     if span.name == "swarm.loop.iteration":
         text = f"{a.get('swarm.state.from', '?')}→{a.get('swarm.state.to', '?')}"
-        if a.get("swarm.command"):
+        if span.attributes.get("swarm.command"):
             text += f"  → {a['swarm.command']}"
-        if a.get("swarm.rejection.reason"):
+        if span.attributes.get("swarm.rejection.reason"):
             text += f"  rejected: {a['swarm.rejection.reason']}"
         return text
     if span.name.startswith("swarmsh.command."):
         parts = [f"cmd={a.get('swarm.command', '?')}", f"depth={a.get('swarm.loop.depth', '?')}"]
-        if a.get("swarm.rejection.reason"):
+        if span.attributes.get("swarm.rejection.reason"):
             parts.append(f"refused: {a['swarm.rejection.reason']}")
         return "  ".join(parts)
     keys = {
@@ -143,14 +146,14 @@ def render(roots: list[Node]) -> list[str]:
 
     def walk(node: Node, prefix: str, connector: str, child_prefix: str) -> None:
         span = node.span
-        status = "" if span.status in ("OK", "UNSET") else f"  {span.status}"
+        status = "" if span.status in ("OK", "UNSET") else f"  {shown(span.status)}"
         if span.name != "swarm.loop.iteration" and span.status == "OK":
             status = "  OK"
-        orphan = f"  (orphan: parent {span.parent_span_id} not on the bus)" if node.orphan else ""
-        lines.append(
-            f"{prefix}{connector}{span.name}  {service_label(span)}  {span.duration_ms:.1f} ms"
-            f"{status}  {summary(span)}{orphan}".rstrip()
+        orphan = (
+            f"  (orphan: parent {shown(span.parent_span_id)} not on the bus)" if node.orphan else ""
         )
+        what = f"{shown(span.name)}  {service_label(span)}  {duration(span.duration_ms)}"
+        lines.append(f"{prefix}{connector}{what}{status}  {summary(span)}{orphan}".rstrip())
         for i, child in enumerate(node.children):
             last = i == len(node.children) - 1
             walk(child, prefix + child_prefix, "└─ " if last else "├─ ", "   " if last else "│  ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import click
 
 from swarmsh.config import Paths
 from swarmsh.errors import EXIT_BUS_UNWRITABLE, BusWriteError, SwarmshError
+from swarmsh.safetext import refusal
 from swarmsh.semconv._generated import attributes as attr
 
 if TYPE_CHECKING:
@@ -135,6 +137,7 @@ def trace_id_of(span: Span) -> str:
 # Entity ids reach file names, argv and attribute values: keep them to a safe alphabet,
 # never starting with '-' (no option injection) and never containing '/' (no traversal).
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+_ECHOED = 140  # how much of a refused value an error message repeats
 
 
 class EntityId(click.ParamType):
@@ -144,7 +147,7 @@ class EntityId(click.ParamType):
         text = str(value)
         if not _ID.fullmatch(text) or ".." in text:
             self.fail(
-                f"{text!r} is not a valid id: use 1-128 letters, digits and . _ : @ -, "
+                f"{text[:_ECHOED]!r} is not a valid id: use 1-128 letters, digits and . _ : @ -, "
                 "starting with a letter or digit",
                 param,
                 ctx,
@@ -152,22 +155,52 @@ class EntityId(click.ParamType):
         return text
 
 
-class Text(click.ParamType):
-    """Free text for attributes: bounded, single-line-safe, no control characters."""
+class SafeText(click.ParamType):
+    """Any text that is safe text (`swarmsh.safetext`): no control, bidirectional or other
+    invisible format characters, at most `max_length` characters. For filters and names."""
 
     name = "text"
     max_length = 1000
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        if not text.strip():
-            self.fail("must not be empty", param, ctx)
         if len(text) > self.max_length:
             self.fail(f"is {len(text)} characters long; at most {self.max_length}", param, ctx)
-        if any(ord(c) < 32 and c not in "\t" for c in text):
-            self.fail("must not contain control characters", param, ctx)
+        reason = refusal(text)
+        if reason:
+            self.fail(reason, param, ctx)
         return text
 
 
+class Text(SafeText):
+    """Free text for attributes: safe text, bounded and not blank."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = super().convert(value, param, ctx)
+        if not text.strip():
+            self.fail("must not be empty", param, ctx)
+        return text
+
+
+class Finite(click.FloatRange):
+    """A float range that also refuses NaN and the infinities (which click's range lets by,
+    and which the bus could only write as null)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number", param, ctx)
+        return number
+
+
+INT64_MAX = 2**63 - 1  # the largest integer an OTel attribute (and OTLP) carries
+
+
+def whole(minimum: int = 0) -> click.IntRange:
+    """A whole number from `minimum` up to what an attribute can carry."""
+    return click.IntRange(min=minimum, max=INT64_MAX)
+
+
 ENTITY_ID = EntityId()
+SAFE_TEXT = SafeText()
 TEXT = Text()

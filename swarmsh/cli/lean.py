@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from swarmsh.cli.context import ENTITY_ID, TEXT, command_span, trace_id_of
+from swarmsh.cli.context import ENTITY_ID, TEXT, Finite, command_span, trace_id_of
+from swarmsh.safetext import refusal
 from swarmsh.semconv._generated import attributes as attr
 
 GROUP = "lean"
@@ -15,12 +16,17 @@ _METRIC = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}=\S.{0,199}")
 
 
 class Metric(click.ParamType):
+    """NAME=VALUE: a name from a small alphabet, a value of safe text."""
+
     name = "name=value"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
+        reason = refusal(text)
+        if reason:
+            self.fail(reason, param, ctx)
         if not _METRIC.fullmatch(text):
-            self.fail(f"{text!r} is not NAME=VALUE (e.g. defect_rate=5.2)", param, ctx)
+            self.fail(f"{text[:80]!r} is not NAME=VALUE (e.g. defect_rate=5.2)", param, ctx)
         return text
 
 
@@ -77,7 +83,7 @@ def analyze(project: str, causes: tuple[str, ...]) -> None:
 @click.argument("project", type=ENTITY_ID)
 @click.option("--improvement", "improvements", multiple=True, type=TEXT, help="Repeatable.")
 @click.option("--pilot-success/--pilot-failure", default=None, help="How the pilot went.")
-@click.option("--savings", type=click.FloatRange(min=0), help="Savings the change brings.")
+@click.option("--savings", type=Finite(min=0), help="Savings the change brings.")
 def improve(
     project: str, improvements: tuple[str, ...], pilot_success: bool | None, savings: float | None
 ) -> None:

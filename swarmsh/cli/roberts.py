@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from swarmsh.cli.context import ENTITY_ID, TEXT, command_span, trace_id_of
+from swarmsh.cli.context import ENTITY_ID, TEXT, command_span, trace_id_of, whole
 from swarmsh.semconv._generated import attributes as attr
 from swarmsh.votes import THRESHOLDS, vote_result
 
@@ -33,7 +33,7 @@ def call_to_order(meeting: str) -> None:
 @click.argument("motion", type=ENTITY_ID)
 @click.option("--meeting", required=True, type=ENTITY_ID, help="The meeting the motion is in.")
 @click.option("--kind", type=click.Choice(KINDS), default="general", show_default=True)
-@click.option("--sprint", type=click.IntRange(min=1), help="Sprint number (kind sprint).")
+@click.option("--sprint", type=whole(1), help="Sprint number (kind sprint).")
 @click.option("--team", type=ENTITY_ID, help="Team (kind sprint).")
 @click.option("--project", type=ENTITY_ID, help="Lean project the motion concerns.")
 @click.option("--text", type=TEXT, help="The motion's wording.")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from swarmsh.cli.context import ENTITY_ID, TEXT, command_span, trace_id_of
+from swarmsh.cli.context import ENTITY_ID, TEXT, Finite, command_span, trace_id_of, whole
 from swarmsh.semconv._generated import attributes as attr
 
 GROUP = "scrum"
-SPRINT = click.IntRange(min=1)
+SPRINT = whole(1)
 
 
 def _ids(sprint: int, team: str) -> dict[str, object]:
@@ -23,7 +23,7 @@ def scrum() -> None:
 @scrum.command("plan")
 @click.argument("sprint", type=SPRINT)
 @click.option("--team", required=True, type=ENTITY_ID)
-@click.option("--capacity", type=click.IntRange(min=0), help="Capacity in story points.")
+@click.option("--capacity", type=whole(0), help="Capacity in story points.")
 def plan(sprint: int, team: str, capacity: int | None) -> None:
     """Plan SPRINT for TEAM."""
     attrs = {**_ids(sprint, team), attr.SCRUM_CAPACITY: capacity}
@@ -49,11 +49,9 @@ def daily(sprint: int, team: str, blockers: tuple[str, ...]) -> None:
 @scrum.command("review")
 @click.argument("sprint", type=SPRINT)
 @click.option("--team", required=True, type=ENTITY_ID)
-@click.option("--velocity", required=True, type=click.FloatRange(min=0), help="Points done.")
-@click.option(
-    "--defect-rate", required=True, type=click.FloatRange(0, 100), help="Defects, in percent."
-)
-@click.option("--satisfaction", type=click.FloatRange(0, 10), help="Customer score, 0-10.")
+@click.option("--velocity", required=True, type=Finite(min=0), help="Points done.")
+@click.option("--defect-rate", required=True, type=Finite(0, 100), help="Defects, in percent.")
+@click.option("--satisfaction", type=Finite(0, 10), help="Customer score, 0-10.")
 def review(
     sprint: int, team: str, velocity: float, defect_rate: float, satisfaction: float | None
 ) -> None:

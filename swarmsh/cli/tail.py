@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections import deque
 from collections.abc import Callable
 
 import click
 
 from swarmsh.bus.records import SpanRecord
-from swarmsh.cli.context import CliState
+from swarmsh.cli.context import SAFE_TEXT, CliState
 
 _STATUS_COLOURS = {"ERROR": "red", "OK": "green"}
 
@@ -31,18 +30,17 @@ def make_filter(
 
 
 def format_line(r: SpanRecord) -> str:
+    """One line per span; every foreign value escaped and bounded (`swarmsh.safetext`), so
+    no record the readers accept can break the terminal or this command."""
+    from swarmsh.safetext import clock, shown
     from swarmsh.tracetree import service_label, summary
 
-    stamp = (
-        time.strftime("%H:%M:%S", time.localtime(r.timestamp))
-        + f".{int(r.timestamp % 1 * 1000):03d}"
-    )
-    status = click.style(r.status, fg=_STATUS_COLOURS.get(r.status))
-    name = click.style(r.name, bold=True)
-    text = f"{stamp}  {service_label(r):<9} {name}  {summary(r)}  {status}"
+    status = click.style(shown(r.status), fg=_STATUS_COLOURS.get(r.status))
+    name = click.style(shown(r.name), bold=True)
+    text = f"{clock(r.timestamp)}  {service_label(r):<9} {name}  {summary(r)}  {status}"
     if r.status == "ERROR" and r.status_message:
-        text += f" ({r.status_message})"
-    return f"{text}  trace={r.trace_id[:8]}"
+        text += f" ({shown(r.status_message)})"
+    return f"{text}  trace={shown(r.trace_id[:8])}"
 
 
 @click.command("tail")
@@ -56,10 +54,12 @@ def format_line(r: SpanRecord) -> str:
     help="How many of the newest matching spans to show first.",
 )
 @click.option(
-    "--agent", help="Only spans of this agent or CLI group (roberts, scrum, lean, executor)."
+    "--agent",
+    type=SAFE_TEXT,
+    help="Only spans of this agent or CLI group (roberts, scrum, lean, executor).",
 )
-@click.option("--name", help="Only spans whose name starts with this prefix.")
-@click.option("--trace", "trace_id", help="Only spans of this trace.")
+@click.option("--name", type=SAFE_TEXT, help="Only spans whose name starts with this prefix.")
+@click.option("--trace", "trace_id", type=SAFE_TEXT, help="Only spans of this trace.")
 @click.option("--status", type=click.Choice(["error", "ok", "unset"], case_sensitive=False))
 @click.option("--json", "as_json", is_flag=True, help="Raw records, one per line (for jq).")
 @click.pass_obj

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import click
 
-from swarmsh.cli.context import CliState
+from swarmsh.cli.context import SAFE_TEXT, CliState
 
 
 @click.command("trace")
-@click.argument("trace_id", required=False)
+@click.argument("trace_id", required=False, type=SAFE_TEXT)
 @click.option("--last", is_flag=True, help="The trace of the newest span (see --name).")
-@click.option("--name", "name_prefix", help="With --last: newest span whose name starts so.")
+@click.option(
+    "--name",
+    "name_prefix",
+    type=SAFE_TEXT,
+    help="With --last: newest span whose name starts so.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the trace's records as JSONL.")
 @click.pass_obj
 def trace(
