@@ -146,3 +146,17 @@ def test_a_stale_pid_file_naming_another_process_is_no_supervisord(tmp_path: Pat
     assert not is_supervisord(os.getpid())
     assert client.pid() is None
     assert client.swarm_home() is None
+
+
+def test_waiting_for_supervisord_to_exit_is_bounded_and_names_it(tmp_path: Path) -> None:
+    from swarmsh.supervisor import SupervisorClient
+
+    client = SupervisorClient(tmp_path / "supervisord.conf")
+    lingering = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with pytest.raises(SupervisorError, match=f"pid {lingering.pid}.*supervisord.log"):
+            client.wait_exited(lingering.pid, timeout=0.2)
+    finally:
+        lingering.kill()
+        lingering.wait()
+    client.wait_exited(lingering.pid, timeout=0.2)  # gone: returns at once
