@@ -54,12 +54,11 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     if strays := lock_problems(paths, None):
         raise SupervisorError("; ".join(strays))
     mark_start(paths)
-    try:
-        click.echo(f"starting the swarm: supervisord -c {client.config}")
-        client.start(dict(os.environ, SWARMSH_HOME=str(paths.home)), paths.home)
-        wait_started(paths, client, START_TIMEOUT_S)
-    finally:
-        unmark_start(paths)
+    click.echo(f"starting the swarm: supervisord -c {client.config}")
+    client.start(dict(os.environ, SWARMSH_HOME=str(paths.home)), paths.home)
+    wait_started(paths, client, START_TIMEOUT_S)
+    # Only now: should a daemon still be on its way, it must begin at the mark, not later.
+    unmark_start(paths)
     return client
 
 
