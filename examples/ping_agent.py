@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from swarmsh.agents.base import Agent, CommandRequest, EntityState, Outcome, Settings, States
+from swarmsh.agents.base import (
+    Agent,
+    CommandRequest,
+    EntityState,
+    Outcome,
+    Settings,
+    States,
+    bounded_id,
+)
 from swarmsh.semconv._generated import models as m
 
 QUIET, ESCALATED = "QUIET", "ESCALATED"
@@ -28,7 +36,8 @@ def daily(span: m.SwarmshScrumDailyAttributes, states: States, settings: Setting
     command = CommandRequest(
         rule="escalate-blockers",
         command="swarmsh.roberts.call-to-order",
-        args={"meeting": f"standup-{span.scrum_team_id}"},
+        # a derived id: bounded, so that a 128-character team still gives a valid meeting id
+        args={"meeting": bounded_id(f"standup-{span.scrum_team_id}")},
         reason=f"{len(span.scrum_blockers)} blocker(s) in sprint {span.scrum_sprint_number}",
     )
     return Outcome(team.state, ESCALATED, {key: team.with_state(ESCALATED)}, (command,))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel
+
+from swarmsh.safetext import escape
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -38,9 +39,9 @@ def bounded_id(text: str) -> str:
 
 
 def bounded_text(text: str) -> str:
-    """Free text derived from spans, made fit for a command: control and format characters
-    (C0, C1, bidirectional overrides, ...) become spaces, and it ends within the limit."""
-    safe = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    """Free text derived from spans, made fit for a command: what is not safe text (controls,
+    bidirectional overrides, ...) is escaped, visibly, and it ends within the length limit."""
+    safe = escape(text)
     if len(safe) <= MAX_TEXT_CHARS:
         return safe
     return safe[: MAX_TEXT_CHARS - 1] + "…"

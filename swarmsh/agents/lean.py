@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from swarmsh.agents.base import Agent, CommandRequest, EntityState, Outcome, Settings, States
+from swarmsh.agents.base import (
+    Agent,
+    CommandRequest,
+    EntityState,
+    Outcome,
+    Settings,
+    States,
+    bounded_id,
+    bounded_text,
+)
 from swarmsh.semconv._generated import models as m
 
 NEW, DEFINE, MEASURE, ANALYZE, IMPROVE, CONTROL, CLOSED = (
@@ -51,11 +60,11 @@ def control(span: m.SwarmshLeanControlAttributes, states: States, settings: Sett
         rule="ratify-process-change",
         command="swarmsh.roberts.open",
         args={
-            "motion": f"ratify-{project}",
+            "motion": bounded_id(f"ratify-{project}"),
             "kind": "process-change",
             "meeting": RATIFYING_MEETING,
             "project": project,
-            "text": "Ratify: " + "; ".join(changes),
+            "text": bounded_text("Ratify: " + "; ".join(changes)),
         },
         reason=f"project {project} changes the process ({len(changes)} change(s))",
     )

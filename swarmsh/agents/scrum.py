@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from swarmsh.agents.base import Agent, CommandRequest, EntityState, Outcome, Settings, States
+from swarmsh.agents.base import (
+    Agent,
+    CommandRequest,
+    EntityState,
+    Outcome,
+    Settings,
+    States,
+    bounded_id,
+    bounded_text,
+)
 from swarmsh.semconv._generated import models as m
 
 NEW, PLANNING, EXECUTING, REVIEW, RETRO, DONE = (
@@ -57,7 +66,11 @@ def review(span: m.SwarmshScrumReviewAttributes, states: States, settings: Setti
     command = CommandRequest(
         rule="defect-project",
         command="swarmsh.lean.define",
-        args={"project": f"defect-{team}-{sprint}", "problem": problem, "sponsor": "scrum"},
+        args={
+            "project": bounded_id(f"defect-{team}-{sprint}"),
+            "problem": bounded_text(problem),
+            "sponsor": "scrum",
+        },
         reason=f"defect rate {rate:g}% above {threshold:g}%",
     )
     return Outcome(outcome.from_state, outcome.to_state, outcome.updates, (command,))

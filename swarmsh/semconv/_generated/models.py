@@ -31,7 +31,7 @@ class SwarmLoopIterationAttributes(SpanAttributes):
     swarm_rejection_reason: StrictStr | None = Field(default=None, alias="swarm.rejection.reason")
     roberts_motion_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="roberts.motion_id")
     roberts_meeting_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="roberts.meeting_id")
-    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] | None = Field(default=None, alias="scrum.sprint_number")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)] | None = Field(default=None, alias="scrum.sprint_number")
     scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="scrum.team_id")
     lean_project_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="lean.project_id")
 
@@ -43,7 +43,7 @@ class SwarmshCommandExecuteAttributes(SpanAttributes):
     swarm_command: StrictStr = Field(alias="swarm.command")
     swarm_command_id: StrictStr = Field(alias="swarm.command.id")
     swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] = Field(alias="swarm.loop.depth")
-    swarm_command_attempt: Annotated[StrictInt, Field(ge=1)] | None = Field(default=None, alias="swarm.command.attempt")
+    swarm_command_attempt: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)] | None = Field(default=None, alias="swarm.command.attempt")
     swarm_command_outcome: Literal["executed", "failed", "refused", "deadlettered", "duplicate"] | None = Field(default=None, alias="swarm.command.outcome")
 
 
@@ -146,9 +146,9 @@ class SwarmshRobertsCloseAttributes(SpanAttributes):
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
     roberts_motion_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="roberts.motion_id")
-    roberts_votes_yes: Annotated[StrictInt, Field(ge=0)] = Field(alias="roberts.votes.yes")
-    roberts_votes_no: Annotated[StrictInt, Field(ge=0)] = Field(alias="roberts.votes.no")
-    roberts_votes_abstain: Annotated[StrictInt, Field(ge=0)] = Field(alias="roberts.votes.abstain")
+    roberts_votes_yes: Annotated[StrictInt, Field(ge=0, le=9223372036854775807)] = Field(alias="roberts.votes.yes")
+    roberts_votes_no: Annotated[StrictInt, Field(ge=0, le=9223372036854775807)] = Field(alias="roberts.votes.no")
+    roberts_votes_abstain: Annotated[StrictInt, Field(ge=0, le=9223372036854775807)] = Field(alias="roberts.votes.abstain")
     roberts_threshold: Literal["majority", "two-thirds"] = Field(alias="roberts.threshold")
     roberts_result: Literal["passed", "failed"] = Field(alias="roberts.result")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
@@ -164,7 +164,7 @@ class SwarmshRobertsOpenAttributes(SpanAttributes):
     roberts_meeting_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="roberts.meeting_id")
     roberts_motion_kind: Literal["general", "sprint", "process-change"] = Field(alias="roberts.motion.kind")
     roberts_motion_text: StrictStr | None = Field(default=None, alias="roberts.motion.text")
-    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] | None = Field(default=None, alias="scrum.sprint_number")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)] | None = Field(default=None, alias="scrum.sprint_number")
     scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="scrum.team_id")
     lean_project_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] | None = Field(default=None, alias="lean.project_id")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
@@ -197,7 +197,7 @@ class SwarmshScrumDailyAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] = Field(alias="scrum.sprint_number")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)] = Field(alias="scrum.sprint_number")
     scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="scrum.team_id")
     scrum_blockers: tuple[StrictStr, ...] | None = Field(default=None, alias="scrum.blockers")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
@@ -209,9 +209,9 @@ class SwarmshScrumPlanAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] = Field(alias="scrum.sprint_number")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)] = Field(alias="scrum.sprint_number")
     scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="scrum.team_id")
-    scrum_capacity: Annotated[StrictInt, Field(ge=0)] | None = Field(default=None, alias="scrum.capacity")
+    scrum_capacity: Annotated[StrictInt, Field(ge=0, le=9223372036854775807)] | None = Field(default=None, alias="scrum.capacity")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
     swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
@@ -221,7 +221,7 @@ class SwarmshScrumRetroAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] = Field(alias="scrum.sprint_number")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)] = Field(alias="scrum.sprint_number")
     scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="scrum.team_id")
     scrum_improvements: tuple[StrictStr, ...] | None = Field(default=None, alias="scrum.improvements")
     swarm_command_id: StrictStr | None = Field(default=None, alias="swarm.command.id")
@@ -233,7 +233,7 @@ class SwarmshScrumReviewAttributes(SpanAttributes):
 
     swarm_agent: StrictStr = Field(alias="swarm.agent")
     swarm_trigger: StrictStr = Field(alias="swarm.trigger")
-    scrum_sprint_number: Annotated[StrictInt, Field(ge=1)] = Field(alias="scrum.sprint_number")
+    scrum_sprint_number: Annotated[StrictInt, Field(ge=1, le=9223372036854775807)] = Field(alias="scrum.sprint_number")
     scrum_team_id: Annotated[StrictStr, Field(pattern='^[A-Za-z0-9](?:\\.?[A-Za-z0-9_:@-])*\\.?$', max_length=128)] = Field(alias="scrum.team_id")
     scrum_velocity: Annotated[Number, Field(ge=0, allow_inf_nan=False)] = Field(alias="scrum.velocity")
     scrum_defect_rate: Annotated[Number, Field(ge=0, le=100, allow_inf_nan=False)] = Field(alias="scrum.defect_rate")
