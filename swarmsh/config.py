@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swarmsh.errors import ConfigError
-from swarmsh.fsutil import check_dir, ensure_dir
+from swarmsh.fsutil import UnsafePath, check_dir, ensure_dir
+from swarmsh.safetext import escape, refusal
 
 _log = logging.getLogger(__name__)
 
@@ -68,7 +69,11 @@ class Paths:
     def secure(self) -> Paths:
         """Create the home owner-only if missing; refuse (`UnsafePath`, exit 2) a home,
         `state/` or `deadletter/` that someone else owns or can write, and tighten ours to
-        0700. Every writer checks again before it opens a file; this says so up front."""
+        0700. Every writer checks again before it opens a file; this says so up front.
+        A home whose path is not safe text is refused too: it is printed in many places."""
+        reason = refusal(str(self.home))
+        if reason:
+            raise UnsafePath(f"the home '{escape(str(self.home))}' {reason}")
         ensure_dir(self.home)
         check_dir(self.state)
         check_dir(self.deadletter)

@@ -72,6 +72,7 @@ def demo(
     from swarmsh.cli import cli
     from swarmsh.cli.swarm import bind_home, ensure_up
     from swarmsh.errors import SwarmshError
+    from swarmsh.safetext import shown
     from swarmsh.tracetree import build, collect, render
 
     try:  # either way, the demo drives the running swarm's home (a different one is an error)
@@ -105,7 +106,8 @@ def demo(
                 f"no reaction: {reaction.what} did not arrive within {timeout:g}s; "
                 f"is the {reaction.agent} agent running? (swarmsh status; var/{reaction.agent}.log)"
             )
-        click.echo(f"  ✓ {reaction.what}  ({found.service}, {time.monotonic() - started:.1f}s)")
+        service = shown(found.service, limit=64)  # foreign text: escaped
+        click.echo(f"  ✓ {reaction.what}  ({service}, {time.monotonic() - started:.1f}s)")
         return trace_id  # type: ignore[return-value]
 
     click.echo(f"1. governance: motion {motion} to start sprint {n} for team {TEAM}")

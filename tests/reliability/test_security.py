@@ -249,3 +249,11 @@ def test_a_planted_fifo_is_refused_rather_than_hanging_a_writer(home: Path) -> N
     result = CliRunner().invoke(cli, ["roberts", "second", "m1"])
     assert result.exit_code == 3, result.output
     assert "not a regular file" in result.output
+
+
+def test_a_home_path_with_control_characters_is_refused(tmp_path: Path) -> None:
+    odd = tmp_path / "home\x1b[2J"
+    result = CliRunner().invoke(cli, ["--home", str(odd), "roberts", "second", "m1"])
+    assert result.exit_code == 2, result.output
+    assert "control characters" in result.output and "\x1b" not in result.output
+    assert not odd.exists()
