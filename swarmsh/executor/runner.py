@@ -43,6 +43,7 @@ INFRASTRUCTURE_ERRORS = (BusWriteError, OSError, sqlite3.OperationalError)
 
 # Ledger statuses: `started` is the intent recorded before running; the rest are final.
 STARTED, EXECUTED, REFUSED, DEADLETTERED = "started", "executed", "refused", "deadlettered"
+_REFUSAL, _DEAD_LETTER = "refusal", "dead letter"
 _propagator = TraceContextTextMapPropagator()
 
 
@@ -80,6 +81,11 @@ class Executor:
         self._follower: Follower[NextCommand] | None = None
         self._committed: Position | None = None
         self._open_pending = True
+        # What was already reported of the command in hand, so that a retry after an
+        # infrastructure failure does not report it twice: its refusal span, its dead
+        # letter, or (id -> error) that it failed all its attempts.
+        self._reported: set[tuple[str, str]] = set()
+        self._gave_up: dict[str, str] = {}
         try:
             self._open()
         except INFRASTRUCTURE_ERRORS as exc:  # a full disk at start-up: `run` retries
@@ -166,6 +172,8 @@ class Executor:
             _log.info("command %s already ran before a restart; not running it again", command.id)
             self._settle(command, position, EXECUTED, {"recovered": True}, executed=1)
             return True
+        if command.id in self._gave_up:  # an infrastructure failure came after its last attempt
+            return self._give_up(command, position, self._gave_up[command.id])
         try:
             if command.depth > self.max_depth:
                 raise CommandRejected(
@@ -222,6 +230,10 @@ class Executor:
                 compute_backoff(attempt, base=self.backoff_base)
             ):
                 return False  # stopping: the intent stays, the next start resumes it
+        self._gave_up[command.id] = error
+        return self._give_up(command, position, error)
+
+    def _give_up(self, command: NextCommand, position: Position, error: str) -> bool:
         self._dead_letter(command, position, f"failed {self.max_attempts} times: {error}")
         self._settle(
             command,
@@ -293,8 +305,18 @@ class Executor:
         **counters: int,
     ) -> None:
         self._commit(position, CommandEntry(command.id, command.command, status, info), **counters)
+        self._reported -= {(command.id, _REFUSAL), (command.id, _DEAD_LETTER)}
+        self._gave_up.pop(command.id, None)
 
     def _reject(self, command: NextCommand, position: Position, reason: str) -> None:
+        if (command.id, _REFUSAL) not in self._reported:
+            self._report_refusal(command, reason)
+            self._reported.add((command.id, _REFUSAL))
+        self._dead_letter(command, position, f"refused: {reason}")
+        self._settle(command, position, REFUSED, {"reason": reason}, refused=1)
+        self._count(command, REFUSED)
+
+    def _report_refusal(self, command: NextCommand, reason: str) -> None:
         _log.warning("refused command %s (%s): %s", command.id, command.command, reason)
         parent = _propagator.extract({"traceparent": command.traceparent})
         with self.telemetry.tracer.start_as_current_span(
@@ -311,17 +333,17 @@ class Executor:
             rejected.set_status(Status(StatusCode.ERROR, reason))
         # Unrecorded, the refusal did not happen: a failure is retried like any other step.
         self.telemetry.flush_bus(keep_on_error=False)
-        self._dead_letter(command, position, f"refused: {reason}")
-        self._settle(command, position, REFUSED, {"reason": reason}, refused=1)
-        self._count(command, REFUSED)
 
     def _dead_letter(self, command: NextCommand, position: Position, reason: str) -> None:
         """Dead-letter a command; an unwritten dead letter is an infrastructure failure, or a
         full disk would lose the only record of why the command did not run."""
+        if (command.id, _DEAD_LETTER) in self._reported:
+            return
         before = self.deadletter.written
         self.follower.dead_letter(command, position, reason)
         if self.deadletter.written == before:
             raise BusWriteError(f"cannot write the dead letter of command {command.id}")
+        self._reported.add((command.id, _DEAD_LETTER))
 
     def _count(self, command: NextCommand, outcome: str) -> None:
         self.telemetry.instruments.commands_total.add(
@@ -334,9 +356,16 @@ class Executor:
         if self._open_pending and not self._retrying(self._open, stop):
             return
         _log.info("executor following %s", self.paths.queue)
+        items: list[tuple[NextCommand, Position]] = []
+
+        def read() -> bool:  # an I/O error reading the queue is ridden out too
+            items[:] = self.follower.poll(POLL_TIMEOUT_S) or ()
+            return True
+
         while not stop.is_set():
-            items = self.follower.poll(POLL_TIMEOUT_S)
-            for command, position in items or ():
+            if not self._retrying(read, stop):
+                return
+            for command, position in items:
                 step = functools.partial(self._handle_parking_bugs, command, position, stop)
                 if not self._retrying(step, stop):
                     return  # stopping: the uncommitted commands are read again at the next start

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from swarmsh.store import StateStore
 from tests.conftest import read_jsonl
 from tests.executor.test_executor import (
     enqueue,
+    letter_command_id,
     next_command,
     spans_for,
     start_executor,
@@ -133,11 +135,11 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-def enqueue_into_slack(home: Path, cid: str) -> None:
+def enqueue_into_slack(home: Path, command: dict[str, Any]) -> None:
     """Append a command on a full disk: it fits in the unused end of the queue's last page."""
     queue = home / "commands.jsonl"
     assert queue.stat().st_size % PAGE + 1024 < PAGE, "the test needs room in that page"
-    enqueue(home, next_command(cid))
+    enqueue(home, command)
 
 
 def test_a_full_disk_while_running_is_ridden_out(small_disk: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -148,7 +150,7 @@ def test_a_full_disk_while_running_is_ridden_out(small_disk: Path, monkeypatch) 
     try:
         assert wait_settled(home, "warm") == "executed"
         filler = fill(small_disk)
-        enqueue_into_slack(home, "full")
+        enqueue_into_slack(home, next_command("full"))
         out.wait_for(lambda text: text.count(RETRY_LINE) >= 3)  # the ledger cannot grow
         assert out.proc.poll() is None
         filler.unlink()  # space returns
@@ -175,7 +177,7 @@ def test_a_full_disk_at_start_up_with_a_fresh_ledger_is_ridden_out(
         assert out.stop() == 0
     for name in ("executor.db", "executor.db-wal", "executor.db-shm"):
         (home / "state" / name).unlink(missing_ok=True)  # the ledger is lost, too
-    enqueue_into_slack(home, "late")
+    enqueue_into_slack(home, next_command("late"))
     filler = fill(small_disk)
     out = Output(start_executor(home))
     try:
@@ -188,3 +190,29 @@ def test_a_full_disk_at_start_up_with_a_fresh_ledger_is_ridden_out(
         assert out.stop() == 0
     assert runs_of(home, "late") == 1
     assert runs_of(home, "warm") == 1  # the fresh ledger learnt it from the bus
+
+
+def test_a_refusal_on_a_full_disk_is_reported_once_when_space_returns(
+    small_disk: Path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    home = small_disk / "home"
+    monkeypatch.setenv("SWARMSH_HOME", str(home))
+    enqueue(home, next_command("warm"))
+    out = Output(start_executor(home))
+    try:
+        assert wait_settled(home, "warm") == "executed"
+        filler = fill(small_disk)
+        enqueue_into_slack(home, next_command("bad", command="swarmsh.roberts.impeach", args={}))
+        out.wait_for(lambda text: text.count(RETRY_LINE) >= 3)  # no room for the dead letter
+        assert out.proc.poll() is None
+        filler.unlink()
+        assert wait_settled(home, "bad") == "refused"
+        assert out.proc.poll() is None
+    finally:
+        assert out.stop() == 0
+    [letter] = read_jsonl(home / "deadletter" / "executor.jsonl")
+    assert letter_command_id(letter) == "bad"
+    assert letter["reason"].startswith("refused: unknown command")
+    rejected = [s for s in spans_for(home, "bad") if s["name"] == "swarmsh.command.rejected"]
+    assert len(rejected) == 1
