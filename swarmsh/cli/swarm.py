@@ -42,7 +42,7 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     from swarmsh.swarmops import lock_problems, mark_start, unmark_start, wait_started
 
     client = bind_home(state, config)
-    paths = state.paths
+    paths = state.paths.secure()  # a home others could tamper with: say so before starting
     if client.reachable():
         if not quiet:
             click.echo(f"the swarm is already running ({client.config})")
