@@ -249,6 +249,8 @@ class AgentRunner:
         except Exception as exc:
             raise AgentCodeFailed(f"rule for {name} raised {_what(exc)}") from exc
         try:
+            if not isinstance(outcome.from_state, str) or not isinstance(outcome.to_state, str):
+                raise TypeError("states must be names (str)")
             for state in outcome.updates.values():
                 encode(state.data)
             for request in outcome.commands:

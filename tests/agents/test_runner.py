@@ -345,3 +345,43 @@ def test_what_each_status_means_to_each_agent(
     assert len(read_jsonl(home / "deadletter" / f"{agent.name}.jsonl")) == letters
     if letters:
         assert "status" in read_jsonl(home / "deadletter" / f"{agent.name}.jsonl")[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "attributes", "accepted"),
+    [
+        ({"timestamp": 2.0**32, "duration_ms": 2.0**32 * 1000}, {}, True),
+        ({"timestamp": 0.0}, {"swarm.loop.depth": 999_999}, True),
+        ({}, {"swarm.loop.depth": 0}, True),
+        ({}, {"swarm.loop.depth": -5}, False),
+        ({}, {"swarm.loop.depth": 2**64}, False),  # written as a string by our own writer
+        ({"timestamp": 1e300}, {}, False),
+        ({"timestamp": 1.7e308, "duration_ms": 1.7e308}, {}, False),
+    ],
+)
+def test_every_record_a_reader_accepts_gives_a_command_the_executor_can_read(
+    home: Path, changes: dict, attributes: dict, accepted: bool
+) -> None:
+    """Odd but accepted numbers used to give commands the executor could not parse, and the
+    meeting stayed CALLING for good (issue 10, item 19). Now a record is either refused
+    (dead-lettered, nothing changes) or everything it leads to is valid."""
+    import json
+
+    from swarmsh.bus.records import NextCommand, dumps_line
+    from swarmsh.bus.writer import JsonlWriter
+    from swarmsh.cli import cli
+    from swarmsh.executor.validate import build_argv
+
+    raw = json.loads(_raw_span("swarmsh.roberts.open", {**OPEN, **attributes}, "OK", "1" * 16))
+    JsonlWriter(home / "spans.jsonl").append([dumps_line({**raw, **changes})])
+    runner = make_runner(home, roberts.AGENT)
+    drain(runner)
+    lines = (home / "commands.jsonl").read_bytes().splitlines() if accepted else []
+    assert lines or not (home / "commands.jsonl").exists()
+    for line in lines:
+        command = NextCommand.from_json(line)
+        assert command.depth == attributes.get("swarm.loop.depth", 0) + 1
+        build_argv(cli, command.command, command.args)
+    meeting = runner.store.entities().get("meeting:board")
+    assert (meeting.state if meeting else None) == ("CALLING" if accepted else None)
+    assert len(read_jsonl(home / "deadletter" / "roberts.jsonl")) == (0 if accepted else 1)
