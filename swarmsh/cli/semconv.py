@@ -16,11 +16,12 @@ def semconv() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def check(file: Path) -> None:
     """Validate every span in FILE (JSONL) against the registry; exit 1 on any problem."""
+    from swarmsh.safetext import shown
     from swarmsh.semconv.check import check_file
 
     report = check_file(file)
     for line, name, problem in report.problems:
-        click.echo(f"{file}:{line} span {name}: {problem}")
+        click.echo(shown(f"{file}:{line} span {name}: {problem}"))  # names are foreign text
     click.echo(f"{report.spans} spans checked, {len(report.problems)} problems")
     if not report.ok:
         raise SystemExit(1)

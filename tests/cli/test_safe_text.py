@@ -3,6 +3,7 @@ parameter that takes text, and the escaping used wherever foreign text is printe
 
 from __future__ import annotations
 
+import json
 import sys
 import unicodedata
 from pathlib import Path
@@ -185,3 +186,21 @@ def test_numbers_no_reader_could_use_are_usage_errors(home: Path, argv: list[str
     result = CliRunner().invoke(cli, argv)
     assert result.exit_code == 2, result.output
     assert not (home / "spans.jsonl").exists()
+
+
+def test_semconv_check_prints_foreign_names_escaped(tmp_path: Path) -> None:
+    spans = tmp_path / "spans.jsonl"
+    record = {
+        "name": "swarmsh.roberts.\x1b]0;pwned\x07",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "span_id": "00f067aa0ba902b7",
+        "timestamp": 1764000000.0,
+        "attributes": {"roberts.\u202eevil": 1},
+    }
+    spans.write_text(
+        json.dumps(record) + "\n" + json.dumps({**record, "name": "swarmsh.roberts.open"}) + "\n"
+    )
+    result = CliRunner().invoke(cli, ["semconv", "check", str(spans)])
+    assert result.exit_code == 1
+    assert "\\x1b]0;pwned\\x07" in result.output and "\\u202eevil" in result.output
+    assert UNSAFE.search(result.output.replace("\n", "")) is None
