@@ -26,18 +26,23 @@ COMMAND_ID = "swarm.command.id"
 COMMAND = "swarm.command"
 CHUNK = 1 << 20
 MAX_CARRY = 4 << 20  # a longer unfinished line is no span of ours: skip it in bounded memory
+# Unmatched halves kept: a pair is one write, so at most a few candidate lines apart; the
+# agents' iteration spans (never matched) must not pile up over a long bus.
+MAX_PENDING = 1024
 _ANY_COMMAND = f'"{COMMAND_ID}":"'.encode()
+_Half = tuple[str, str, str, str]
 
 
 class RanCommands:
     """Fed the spans of the bus, recognises each command that ran: an OK span named as the
     command, carrying its id, whose parent is the execute span carrying the same id and
-    command. Both halves of the pair land in the same write, so in the same file."""
+    command. Both halves of the pair land in the same write: in one file, side by side."""
 
     def __init__(self) -> None:
         self.ran: dict[str, str] = {}  # command id -> command name
-        self._executes: set[tuple[str, str, str, str]] = set()  # trace, span, id, command
-        self._children: set[tuple[str, str, str, str]] = set()  # trace, parent, id, name
+        # the halves still unmatched, oldest first (a dict keeps insertion order)
+        self._executes: dict[_Half, None] = {}  # trace, span, id, command
+        self._children: dict[_Half, None] = {}  # trace, parent, id, name
 
     def feed(self, record: SpanRecord) -> None:
         command_id = record.attributes.get(COMMAND_ID)
@@ -49,22 +54,28 @@ class RanCommands:
                 return
             pair = (record.trace_id, record.span_id, command_id, command)
             if pair in self._children:
-                self._children.discard(pair)
+                del self._children[pair]
                 self.ran[command_id] = command
             else:
-                self._executes.add(pair)
+                _remember(self._executes, pair)
         elif record.status == "OK" and record.parent_span_id:
             pair = (record.trace_id, record.parent_span_id, command_id, record.name)
             if pair in self._executes:
-                self._executes.discard(pair)
+                del self._executes[pair]
                 self.ran[command_id] = record.name
             else:
-                self._children.add(pair)
+                _remember(self._children, pair)
 
     def end_of_file(self) -> None:
         """A write never spans two files: halves still unmatched never will be."""
         self._executes.clear()
         self._children.clear()
+
+
+def _remember(pending: dict[_Half, None], half: _Half) -> None:
+    pending[half] = None
+    if len(pending) > MAX_PENDING:
+        del pending[next(iter(pending))]
 
 
 def bus_position(bus: Path) -> Position | None:

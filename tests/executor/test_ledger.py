@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from swarmsh.bus.records import SpanRecord, dumps_line
-from swarmsh.executor.ledger import RanCommands, bus_position, command_ran, commands_ran
+from swarmsh.executor.ledger import (
+    MAX_PENDING,
+    RanCommands,
+    bus_position,
+    command_ran,
+    commands_ran,
+)
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 EXECUTE_ID = "da3d0a08b936f935"
@@ -165,3 +171,13 @@ def test_no_bus_no_commands(tmp_path: Path) -> None:
     assert bus_position(bus) is None
     assert commands_ran(bus) == {}
     assert not command_ran(bus, "c1", "swarmsh.scrum.plan", None)
+
+
+def test_unmatched_halves_are_kept_in_bounded_memory() -> None:
+    found = RanCommands()
+    for i in range(3 * MAX_PENDING):  # the agents' spans: never matched
+        found.feed(SpanRecord.from_dict(iteration(f"i{i}")))
+    found.feed(SpanRecord.from_dict(cli()))
+    found.feed(SpanRecord.from_dict(execute()))
+    assert found.ran == {"c1": "swarmsh.scrum.plan"}
+    assert len(found._children) <= MAX_PENDING
