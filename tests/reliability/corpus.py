@@ -85,6 +85,37 @@ BUS_CORPUS: list[tuple[str, bytes, str]] = [
         _span(attributes={"roberts.motion_id": 7}),
         "attributes do not fit",
     ),
+    # well-formed JSON, odd values (issue 10, items 2, 19, 20): refused, never acted on
+    ("timestamp far beyond 2106", _span(timestamp=1e300), "'timestamp'"),
+    ("duration of eons", _span(duration_ms=1e300), "'duration_ms'"),
+    ("unknown status", _span(status="MAYBE"), "status 'MAYBE'"),
+    (
+        "negative vote count",
+        _span(
+            name="swarmsh.roberts.close",
+            attributes={
+                "swarm.agent": "roberts",
+                "swarm.trigger": "close",
+                "roberts.motion_id": "m",
+                "roberts.votes.yes": 1,
+                "roberts.votes.no": -3,
+                "roberts.votes.abstain": 0,
+                "roberts.threshold": "majority",
+                "roberts.result": "passed",
+            },
+        ),
+        "roberts.votes.no",
+    ),
+    (
+        "depth out of bounds",
+        _span(attributes={**GOOD_SPAN["attributes"], "swarm.loop.depth": -1}),
+        "swarm.loop.depth",
+    ),
+    (
+        "id outside the alphabet",
+        _span(attributes={**GOOD_SPAN["attributes"], "roberts.motion_id": "a b; reboot"}),
+        "roberts.motion_id",
+    ),
     (
         "ten MiB line",
         b'{"name": "swarmsh.roberts.open", "pad": "' + b"x" * (10 << 20) + b'"}',
