@@ -26,6 +26,7 @@ def trace(
     Spans whose parent is not on the bus are shown as orphans, not hidden.
     """
     from swarmsh.bus.records import dumps_line
+    from swarmsh.safetext import shown
     from swarmsh.tracetree import build, collect, last_trace_id, render
 
     bus = state.paths.bus
@@ -34,7 +35,7 @@ def trace(
     if name_prefix and not last:
         raise click.UsageError("--name goes with --last")
     if not bus.exists():
-        raise click.ClickException(f"no bus at {bus}")
+        raise click.ClickException(f"no bus at {shown(str(bus))}")
     if last:
         trace_id = last_trace_id(bus, name_prefix)
         if trace_id is None:

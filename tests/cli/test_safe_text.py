@@ -204,3 +204,9 @@ def test_semconv_check_prints_foreign_names_escaped(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "\\x1b]0;pwned\\x07" in result.output and "\\u202eevil" in result.output
     assert UNSAFE.search(result.output.replace("\n", "")) is None
+
+
+def test_trace_names_an_odd_home_escaped(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "x\x1b[2J"), "trace", "--last"])
+    assert result.exit_code == 1
+    assert "x\\x1b[2J" in result.output and "\x1b" not in result.output
