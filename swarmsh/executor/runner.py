@@ -24,7 +24,7 @@ from swarmsh.executor.ledger import bus_position, command_ran, commands_ran
 from swarmsh.executor.validate import build_argv
 from swarmsh.failpoints import failpoint
 from swarmsh.semconv._generated import attributes as attr
-from swarmsh.store import CommandEntry, StateStore
+from swarmsh.store import CommandEntry, StateStore, StoreCorrupt
 from swarmsh.telemetry import Telemetry
 
 _log = logging.getLogger(__name__)
@@ -353,6 +353,13 @@ class Executor:
     # -- the loop --------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
+        try:
+            self._follow(stop)
+        except StoreCorrupt as exc:  # no retry can help: say what to do, without a traceback
+            _log.critical("%s", exc)
+            raise SystemExit(exc.exit_code) from None
+
+    def _follow(self, stop: threading.Event) -> None:
         if self._open_pending and not self._retrying(self._open, stop):
             return
         _log.info("executor following %s", self.paths.queue)
@@ -381,8 +388,8 @@ class Executor:
     ) -> bool:
         try:
             return self.handle(command, position, stop)
-        except INFRASTRUCTURE_ERRORS:
-            raise
+        except (*INFRASTRUCTURE_ERRORS, StoreCorrupt):
+            raise  # not the command's fault: retried, or the ledger needs a person
         except Exception as exc:  # a bug must not kill the loop; the command is parked
             _log.exception("internal error on command %s", command.id)
             self._dead_letter(command, position, f"internal error: {exc!r}")

@@ -119,3 +119,18 @@ def test_a_lost_ledger_does_not_run_the_queue_again(home: Path, rotated: bool) -
     enqueue(home, next_command("new"))
     assert settle(home, "new") == "executed"
     assert [runs_of(home, cid) for cid in ("done1", "done2", "new")] == [1, 1, 1]
+
+
+def test_a_corrupt_ledger_stops_the_executor_with_what_to_do(home: Path) -> None:
+    enqueue(home, next_command("never"))
+    (home / "state").mkdir(mode=0o700)
+    ledger = home / "state" / "executor.db"
+    ledger.write_bytes(b"this is not a database" * 400)
+    ledger.chmod(0o600)
+    proc = start_executor(home)
+    out = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 1, out
+    assert f"state database {ledger} is corrupt" in out
+    assert "Traceback" not in out
+    assert runs_of(home, "never") == 0
+    assert not (home / "deadletter" / "executor.jsonl").exists()
