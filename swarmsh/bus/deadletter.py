@@ -28,7 +28,11 @@ class DeadLetterWriter:
         self._logged: set[str] = set()
         self.written = 0
 
-    def write_line(self, reader: str, file: Path, offset: int, reason: str, line: bytes) -> None:
+    def write_line(
+        self, reader: str, file: Path, offset: int | None, reason: str, line: bytes
+    ) -> None:
+        """A line a reader could not use: where it starts in `file` (None if unknown now)
+        and its head as text, whether it failed to parse or was refused after parsing."""
         self.write_record(
             {
                 "reader": reader,

@@ -11,7 +11,10 @@ from typing import Generic, TypeVar
 
 from swarmsh.bus.deadletter import DeadLetterWriter
 from swarmsh.bus.position import FINGERPRINT_BYTES, FileIdentity, Position
+from swarmsh.bus.records import dumps_line
+from swarmsh.bus.rotation import Generation, list_generations
 from swarmsh.bus.wakeup import FileWaker
+from swarmsh.bus.writer import WRITERS_WAIT_S, wait_for_writers
 from swarmsh.config import ENV_MAX_LINE, env_int
 from swarmsh.errors import MalformedRecord
 
@@ -75,6 +78,35 @@ def name_prefix_filter(prefixes: Sequence[str]) -> NamePrefixFilter:
     return NamePrefixFilter(prefixes)
 
 
+def _open_generation(generation: Generation) -> int | None:
+    """The listed file, opened; None if its name no longer leads to it (renamed since)."""
+    try:
+        fd = os.open(generation.path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    if generation.is_file(os.fstat(fd)):
+        return fd
+    os.close(fd)
+    return None
+
+
+def _line_ending_at(fd: int, end: int, max_line: int) -> tuple[int, bytes] | None:
+    """(start, bytes) of the line whose newline is the byte before `end`, looking back at
+    most `max_line` bytes (no longer line is ever handed out); None if there is none."""
+    if end <= 0:
+        return None
+    newline_at = end - 1
+    window = min(newline_at, max_line)
+    data = os.pread(fd, window + 1, newline_at - window)
+    if len(data) != window + 1 or not data.endswith(b"\n"):
+        return None
+    head = data[:-1]
+    previous = head.rfind(b"\n")
+    if previous == -1 and newline_at > window:
+        return None  # longer than any line we hand out
+    return newline_at - window + previous + 1, head[previous + 1 :]
+
+
 class Follower(Generic[T]):
     """Follows one JSONL file like `tail -F`, yielding each parsed record with its Position.
 
@@ -82,6 +114,11 @@ class Follower(Generic[T]):
     or None when nothing came within `timeout`. The caller checkpoints the
     position of the last record it has durably handled (or `self.position`,
     which also covers lines skipped after it) and resumes from it later.
+
+    Rotation is followed along the whole chain of generations (`bus.rotation`):
+    when the file it reads is no longer the live one, the follower waits for
+    writers still appending to it, reads it to its end, then goes on with the
+    next generation by identity, however many renames happened in between.
     """
 
     def __init__(
@@ -98,6 +135,7 @@ class Follower(Generic[T]):
         batch_records: int = DEFAULT_BATCH_RECORDS,
         on_malformed: Callable[[str], None] | None = None,
         use_inotify: bool | None = None,
+        writers_wait: float = WRITERS_WAIT_S,
     ) -> None:
         self.path = Path(path)
         self.reader = reader
@@ -108,45 +146,42 @@ class Follower(Generic[T]):
         self.chunk_size = chunk_size
         self.batch_records = batch_records
         self.on_malformed = on_malformed
+        self.writers_wait = writers_wait
         self._waker = FileWaker(self.path, use_inotify=use_inotify)
         self._fd: int | None = None
+        self._file = self.path  # the name the current file was opened by (for dead letters)
         self._identity: FileIdentity | None = None
         self._offset = 0  # bytes consumed: up to the end of the last whole line
-        self._buffer = b""  # bytes read past _offset, not yet a whole line
-        self._skipping = False  # inside an over-long line, discarding until its newline
+        self._skipped = 0  # bytes of an over-long line dropped past _offset, awaiting its newline
+        self._buffer = b""  # bytes read past _offset + _skipped, not yet a whole line
+        self._sealed = False  # no longer the live file, and its writers are done with it
         self._closed = False
         self._open(start if start is not None else "end")
 
     # -- opening and switching files ---------------------------------------------------------
 
-    def _open_path(self) -> int | None:
-        try:
-            return os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None
-
-    def _set_file(self, fd: int, offset: int) -> None:
+    def _set_file(self, fd: int, offset: int, name: Path) -> None:
         if self._fd is not None:
             os.close(self._fd)
-        self._fd, self._offset, self._buffer, self._skipping = fd, offset, b"", False
+        self._fd, self._file, self._offset = fd, name, offset
+        self._skipped, self._buffer, self._sealed = 0, b"", False
         self._identity = FileIdentity.of_fd(fd)
 
     def _open(self, start: Position | str) -> None:
-        fd = self._open_path()
         if isinstance(start, Position) and start.identity.ino == 0:
-            start = "beginning"  # checkpointed before the file existed: all of it is new
+            # Checkpointed when no generation existed: every file there now came later.
+            self._open_first()
+            return
         if isinstance(start, Position):
-            if fd is not None and start.identity.matches(fd):
-                self._set_file(fd, min(start.offset, os.fstat(fd).st_size))
-                return
-            rotated = self._find_rotated(start.identity)
-            if rotated is not None:
-                _log.info(
-                    "%s: draining rotated %s from offset %d", self.reader, rotated[1], start.offset
-                )
-                if fd is not None:
-                    os.close(fd)
-                self._set_file(rotated[0], start.offset)
+            found = self._find(start.identity)
+            if found is not None:
+                fd, name = found
+                if name != self.path:
+                    _log.info(
+                        "%s: draining rotated %s from offset %d", self.reader, name, start.offset
+                    )
+                # A tail cut off while we were down: everything up to the new end was read.
+                self._set_file(fd, min(start.offset, os.fstat(fd).st_size), name)
                 return
             _log.warning(
                 "%s: checkpoint is for another file than %s; reading it from its start",
@@ -154,73 +189,136 @@ class Follower(Generic[T]):
                 self.path,
             )
             start = "beginning"
-        if fd is not None:
-            self._set_file(fd, os.fstat(fd).st_size if start == "end" else 0)
+        chain = list_generations(self.path)
+        if not chain:
+            return  # nothing yet: the first file to appear is read from its start
+        newest = chain[-1]
+        opened = _open_generation(newest)
+        if opened is None:
+            self._open(start)  # renamed under us: look again
+            return
+        at_end = start == "end" or newest.path != self.path
+        # Without a live file, "beginning" means the next live file's: the rotated ones are past.
+        self._set_file(opened, os.fstat(opened).st_size if at_end else 0, newest.path)
 
-    def _find_rotated(self, identity: FileIdentity) -> tuple[int, Path] | None:
-        try:
-            names = os.listdir(self.path.parent)
-        except FileNotFoundError:
-            return None
-        for name in names:
-            if not name.startswith(self.path.name) or name in (
-                self.path.name,
-                self.path.name + ".lock",
-            ):
+    def _open_first(self) -> bool:
+        """No file yet: start at the oldest generation there now (all came after us)."""
+        for generation in list_generations(self.path):
+            fd = _open_generation(generation)
+            if fd is not None:
+                self._set_file(fd, 0, generation.path)
+                return True
+        return False
+
+    def _find(self, identity: FileIdentity) -> tuple[int, Path] | None:
+        """The generation that is the identified file, opened; the live one first."""
+        for generation in reversed(list_generations(self.path)):
+            if (generation.dev, generation.ino) != (identity.dev, identity.ino):
                 continue
-            candidate = self.path.parent / name
-            try:
-                fd = os.open(candidate, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                continue
-            if identity.matches(fd):
-                return fd, candidate
-            os.close(fd)
+            fd = _open_generation(generation)
+            if fd is not None and identity.matches(fd):
+                return fd, generation.path
+            if fd is not None:
+                os.close(fd)
         return None
 
-    def _check_truncated(self) -> bool:
-        """Cut shorter than what we read, or (if it has grown again since) rewritten with
-        other first bytes: start again at 0. Cheap enough to ask before every read."""
+    def _check_shrunk(self) -> None:
+        """Notice a file cut below what we consumed, or given other first bytes. Once per
+        read, never per line.
+
+        An unfinished last line that vanished (a writer's short write, disk full or
+        file-size limit, cut back) is nothing: it is read afresh each time anyway. Whole
+        lines cut off while the start stays are not a truncation either: we carry on from
+        the new end. Only a file cut to nothing, or rewritten with other first bytes, is
+        read again from 0.
+        """
         if self._fd is None or self._identity is None:
-            return False
+            return
         size = os.fstat(self._fd).st_size
-        if size >= self._offset + len(self._buffer) and self._identity.matches(self._fd):
-            return False
+        intact = self._identity.matches(self._fd)
+        if size >= self._offset + self._skipped and intact:
+            return
+        if intact and size > 0:
+            # Everything up to the new end was consumed already: go on from there.
+            resume = min(size, self._offset)
+            _log.warning(
+                "%s: %s lost its tail (size %d, offset %d: a write cut short?); continuing at %d",
+                self.reader,
+                self._file,
+                size,
+                self._offset,
+                resume,
+            )
+            self._offset, self._skipped, self._buffer = resume, 0, b""
+            return
         _log.warning(
             "%s: %s was truncated (size %d, offset %d); reading it again from 0",
             self.reader,
-            self.path,
+            self._file,
             size,
             self._offset,
         )
-        self._offset, self._buffer, self._skipping = 0, b"", False
+        self._offset, self._skipped, self._buffer = 0, 0, b""
         self._identity = FileIdentity.of_fd(self._fd)
-        return True
 
     def _check_file(self) -> bool:
-        """At the end of our file: open it if it appeared, follow rotation. True if changed."""
+        """At the end of our file: open a file that appeared, follow rotation. True if there is
+        more to read (the same file once more, or the next one)."""
         if self._fd is None:
-            fd = self._open_path()
-            if fd is None:
+            return self._open_first()
+        if not self._sealed:
+            if self._is_live():
                 return False
-            self._set_file(fd, 0)
+            # Rotated (or removed): a writer may still be appending to it. Once none holds the
+            # lock, every later one opens the new file: read this one to its end once more.
+            if not wait_for_writers(self.path, self.writers_wait):
+                _log.warning(
+                    "%s: writers of %s kept its lock for %.1f s; leaving the rotated file anyway",
+                    self.reader,
+                    self.path,
+                    self.writers_wait,
+                )
+            self._sealed = True
             return True
+        return self._switch_to_next()
+
+    def _is_live(self) -> bool:
+        assert self._fd is not None
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            return False  # rotated away, new file not there yet: keep the old one
+            return False
         current = os.fstat(self._fd)
-        if (st.st_dev, st.st_ino) == (current.st_dev, current.st_ino):
-            return False
-        # Rotated: the old file is drained (we are at its end); an unfinished last line stays so.
-        if self._buffer:
-            self._dead_letter(self._offset, "incomplete last line of a rotated file", self._buffer)
-        fd = self._open_path()
-        if fd is None:
-            return False
-        _log.info("%s: %s was rotated; continuing with the new file", self.reader, self.path)
-        self._set_file(fd, 0)
-        return True
+        return (st.st_dev, st.st_ino) == (current.st_dev, current.st_ino)
+
+    def _switch_to_next(self) -> bool:
+        """Go on with the generation after ours (by identity, else by age), if there is one."""
+        assert self._fd is not None
+        current = os.fstat(self._fd)
+        chain = list_generations(self.path)
+        here = [i for i, g in enumerate(chain) if g.is_file(current)]
+        if here:
+            newer = chain[here[0] + 1 :]
+        else:  # ours was removed: what was written after its last write comes after it
+            newer = [g for g in chain if g.mtime_ns >= current.st_mtime_ns]
+        for generation in newer:
+            try:
+                fd = _open_generation(generation)
+            except OSError as exc:
+                _log.warning("%s: cannot read %s (%s); skipped", self.reader, generation.path, exc)
+                continue
+            if fd is None:
+                return True  # renamed under us: list again
+            if self._buffer:
+                # Nobody will finish an unfinished last line in a file no one writes any more.
+                reason = "incomplete last line of a rotated file"
+                self._dead_letter(self._offset, reason, self._buffer)
+            _log.info(
+                "%s: %s was rotated; continuing with %s", self.reader, self.path, generation.path
+            )
+            self._set_file(fd, 0, generation.path)
+            return True
+        return False
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -237,7 +335,7 @@ class Follower(Generic[T]):
         deadline = None if timeout is None else time.monotonic() + timeout
         began = self.position
         while not self._closed:
-            self._check_truncated()
+            self._check_shrunk()
             items = self._read_batch()
             if items:
                 return items
@@ -258,8 +356,12 @@ class Follower(Generic[T]):
         chunks (up to `batch_records`) when behind, so a caller's per-batch cost (fsync,
         commit) is shared by many records while it catches up."""
         items: list[Item[T]] = []
+        # An unfinished last line is read afresh each time: bytes of it held from a former
+        # read may since have been cut back (a write cut short) and replaced.
+        self._buffer = b""
         while self._fd is not None and len(items) < self.batch_records:
-            chunk = os.pread(self._fd, self.chunk_size, self._offset + len(self._buffer))
+            at = self._offset + self._skipped + len(self._buffer)
+            chunk = os.pread(self._fd, self.chunk_size, at)
             if not chunk:
                 break
             self._consume(self._buffer + chunk, items)
@@ -277,19 +379,18 @@ class Follower(Generic[T]):
         last = data.rfind(b"\n")
         if last == -1:
             if len(data) > self.max_line:
-                if not self._skipping:
+                if not self._skipped:
                     self._dead_letter(self._offset, f"line longer than {self.max_line} bytes", data)
-                self._skipping = True
-                self._offset += len(data)  # discarded; only the newline that ends it is awaited
+                self._skipped += len(data)  # discarded; only the newline that ends it is awaited
                 self._buffer = b""
             else:
                 self._buffer = data
             return
         region, self._buffer = data[: last + 1], data[last + 1 :]
-        base = self._offset
-        if self._skipping:
+        base = self._offset + self._skipped
+        if self._skipped:
             end = region.index(b"\n")
-            region, base, self._skipping = region[end + 1 :], base + end + 1, False
+            region, base, self._skipped = region[end + 1 :], base + end + 1, 0
         scan = getattr(self.accept, "scan", None)
         spans = scan(region) if scan is not None else None
         if spans is None:
@@ -323,16 +424,54 @@ class Follower(Generic[T]):
 
     def _dead_letter(self, offset: int, reason: str, line: bytes) -> None:
         if self.deadletter is not None:
-            self.deadletter.write_line(self.reader, self.path, offset, reason, line)
+            self.deadletter.write_line(self.reader, self._file, offset, reason, line)
         if self.on_malformed is not None:
             self.on_malformed(reason)
 
-    def dead_letter(self, line_or_record: object, position: Position, reason: str) -> None:
-        """Dead-letter something a caller found wrong after parsing (e.g. unknown span name)."""
-        to_dict = getattr(line_or_record, "to_dict", None)
-        raw = repr(to_dict() if to_dict else line_or_record).encode()
-        if self.deadletter is not None:
-            self.deadletter.write_line(self.reader, self.path, position.offset, reason, raw)
+    def dead_letter(self, item: object, position: Position, reason: str) -> None:
+        """Dead-letter a record a caller found wrong after parsing (an unknown span name, a
+        refused command).
+
+        `position` is the one handed out with it (the end of its line); the letter has the
+        same form as a parse failure's: the line's start offset and its head, read back from
+        the file the record came from.
+        """
+        if self.deadletter is None:
+            return
+        found = self._line_ending_at(position)
+        if found is None:  # its file is gone: the record's own JSON, as text, at no offset
+            to_dict = getattr(item, "to_dict", None)
+            line = dumps_line(to_dict()).rstrip(b"\n") if to_dict else str(item).encode()
+            self.deadletter.write_line(self.reader, self._file, None, reason, line)
+            return
+        name, start, line = found
+        self.deadletter.write_line(self.reader, name, start, reason, line)
+
+    def _line_ending_at(self, position: Position) -> tuple[Path, int, bytes] | None:
+        """(file, start, bytes) of the line that ends (with its newline) at `position`: in the
+        current file (a caller handles a batch before the next poll), else in the generation
+        that is its file; None if that is gone."""
+        here, there = self._identity, position.identity
+        if (
+            self._fd is not None
+            and here is not None
+            and (here.dev, here.ino)
+            == (
+                there.dev,
+                there.ino,
+            )
+        ):
+            found = _line_ending_at(self._fd, position.offset, self.max_line)
+            return None if found is None else (self._file, *found)
+        elsewhere = self._find(there)
+        if elsewhere is None:
+            return None
+        fd, name = elsewhere
+        try:
+            found = _line_ending_at(fd, position.offset, self.max_line)
+        finally:
+            os.close(fd)
+        return None if found is None else (name, *found)
 
     def wakeup(self) -> None:
         """Interrupt a waiting `poll()` (safe from a signal handler)."""

@@ -6,6 +6,7 @@ import errno
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,41 @@ LOCK_TIMEOUT_S = 30.0
 # filelock polls a contended lock; its 50 ms default would put that much on every hop that
 # meets a writer (readers wake on the write, while the writer still holds the lock to fsync).
 LOCK_POLL_S = 0.0005
+
+
+# How long a reader waits for the writers of a file it is leaving (see wait_for_writers).
+WRITERS_WAIT_S = 2.0
+
+
+def lock_path(path: Path) -> Path:
+    """The lock every writer of `path` holds while it has `path` open."""
+    return path.with_name(path.name + ".lock")
+
+
+def wait_for_writers(path: Path, timeout: float = WRITERS_WAIT_S) -> bool:
+    """Wait until no writer holds `<path>.lock`: every append begun before the call is then
+    complete, and any later one opens whatever file `path` names by then. True once seen;
+    False if the lock stayed taken for `timeout` s or cannot be opened. A shared flock on a
+    read-only descriptor, released at once: it needs no write access and stops no reader.
+    """
+    try:
+        fd = os.open(lock_path(path), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return True  # no writer has ever locked it, so none is writing
+    except OSError:
+        return False
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(LOCK_POLL_S)  # writers hold it for one write: poll as they do
+    finally:
+        os.close(fd)
 
 
 def fsync_policy_from_env() -> str:
@@ -48,7 +84,7 @@ class JsonlWriter:
         self.fsync = fsync if fsync is not None else fsync_policy_from_env()
         if self.fsync not in FSYNC_POLICIES:
             raise ConfigError(f"fsync policy {self.fsync!r} is not one of {FSYNC_POLICIES}")
-        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock_path = lock_path(self.path)
         self._file_lock: Any = None  # filelock's, made when first contended
         self._thread_lock = threading.Lock()
 

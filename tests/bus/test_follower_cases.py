@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -214,3 +215,70 @@ def test_behind_it_reads_many_chunks_per_batch_and_live_it_returns_at_once(
     with open(bus, "ab") as fh:
         fh.write(span(1000))
     assert ids(f.poll(0)) == [1000]
+
+
+def test_an_unfinished_tail_cut_back_is_not_a_truncation(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = tmp_path / "spans.jsonl"
+    bus.write_bytes(span(0) + span(1)[:-5])  # a writer's short write (disk full)...
+    f = follower(bus)
+    assert ids(f.poll(0)) == [0]
+    os.truncate(bus, len(span(0)))  # ...cut back by that writer
+    with caplog.at_level(logging.WARNING):
+        assert f.poll(0) is None  # nothing new, and nothing read again
+        with open(bus, "ab") as fh:
+            fh.write(span(2))
+        assert ids(f.poll(0)) == [2]
+    assert "truncated" not in caplog.text
+    assert f.position.offset == len(span(0)) + len(span(2))
+
+
+def test_an_unfinished_tail_cut_back_and_replaced_before_we_look_is_read_afresh(
+    tmp_path: Path,
+) -> None:
+    bus = tmp_path / "spans.jsonl"
+    bus.write_bytes(span(0) + span(1)[:-5])
+    f = follower(bus)
+    assert ids(f.poll(0)) == [0]
+    os.truncate(bus, len(span(0)))  # cut back, and the next writer appends at once:
+    with open(bus, "ab") as fh:  # the file is longer than what we had read
+        fh.write(span(2, "swarmsh.roberts.open") + span(3))
+    assert ids(f.poll(0)) == [2, 3]
+    assert not (tmp_path / "deadletter" / "t.jsonl").exists()
+
+
+def test_whole_lines_of_a_write_cut_back_are_not_a_truncation(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = tmp_path / "spans.jsonl"
+    bus.write_bytes(span(0))
+    f = follower(bus)
+    assert ids(f.poll(0)) == [0]
+    with open(bus, "ab") as fh:
+        fh.write(span(1) + span(2)[:20])  # a batch cut short after one whole line...
+    assert ids(f.poll(0)) == [1]
+    os.truncate(bus, len(span(0)) + 25)  # ...and cut back, mid-line by someone's mistake
+    with caplog.at_level(logging.WARNING):
+        assert f.poll(0) in ([], None)  # woken by the cut: nothing to re-read
+        with open(bus, "ab") as fh:
+            fh.write(b"\n" + span(3))  # as JsonlWriter appends after an unfinished line
+        assert ids(f.poll(0)) == [3]
+    assert "lost its tail" in caplog.text and "truncated" not in caplog.text
+
+
+def test_a_record_refused_after_parsing_is_dead_lettered_like_a_parse_failure(
+    tmp_path: Path,
+) -> None:
+    bus = tmp_path / "spans.jsonl"
+    bus.write_bytes(span(0) + b"not json\n" + span(2))
+    f = follower(bus)
+    [_, (record, position)] = f.poll(0)
+    f.dead_letter(record, position, "unknown span name")
+    parse_failure, refused = read_jsonl(tmp_path / "deadletter" / "t.jsonl")
+    start = len(span(0)) + len(b"not json\n")
+    assert refused["offset"] == start and parse_failure["offset"] == len(span(0))
+    assert refused["line"] == span(2)[:-1].decode()  # the line itself, as text
+    assert refused["line_bytes"] == len(span(2)) - 1
+    assert refused["reason"] == "unknown span name" and refused["file"] == str(bus)
+    assert set(refused) == set(parse_failure)
