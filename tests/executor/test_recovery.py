@@ -134,3 +134,31 @@ def test_a_corrupt_ledger_stops_the_executor_with_what_to_do(home: Path) -> None
     assert "Traceback" not in out
     assert runs_of(home, "never") == 0
     assert not (home / "deadletter" / "executor.jsonl").exists()
+
+
+def test_every_command_an_agent_emits_is_recognised_once_it_ran(home: Path) -> None:
+    """Recovery knows a command ran by its CLI span's name: every command the agents emit
+    must write a span named exactly as the command."""
+    from swarmsh.config import Paths
+    from swarmsh.executor.ledger import commands_ran
+    from swarmsh.executor.runner import Executor
+    from swarmsh.telemetry import setup_telemetry
+    from tests.agents.test_rules import TABLE, apply
+    from tests.executor.test_executor import drain
+
+    requests = {
+        r.command: r
+        for agent, trigger, attrs, states, *_ in TABLE
+        for r in apply(agent, trigger, attrs, states).commands
+    }
+    enqueue(
+        home,
+        *(next_command(f"c{i}", r.command, dict(r.args)) for i, r in enumerate(requests.values())),
+    )
+    paths = Paths(home)
+    executor = Executor(paths, setup_telemetry("swarmsh-executor", paths.bus, otlp=False))
+    try:
+        drain(executor)
+    finally:
+        executor.close()
+    assert commands_ran(paths.bus) == {f"c{i}": name for i, name in enumerate(requests)}
