@@ -74,9 +74,15 @@ class Paths:
         reason = refusal(str(self.home))
         if reason:
             raise UnsafePath(f"the home '{escape(str(self.home))}' {reason}")
-        ensure_dir(self.home)
-        check_dir(self.state)
-        check_dir(self.deadletter)
+        try:
+            ensure_dir(self.home)
+            check_dir(self.state)
+            check_dir(self.deadletter)
+        except UnsafePath:
+            raise
+        except OSError as exc:  # a parent that is a file, a link to nowhere, no permission
+            where = escape(str(exc.filename or self.home))
+            raise ConfigError(f"cannot use the home {self.home}: {where}: {exc.strerror}") from None
         return self
 
 

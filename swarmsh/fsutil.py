@@ -39,6 +39,21 @@ def dir_problem(path: Path | str, st: os.stat_result, uid: int) -> str | None:
     return None
 
 
+def _status(path: Path) -> os.stat_result:
+    """The directory's status; a symlink (the home may be one of the user's) is followed
+    only when the link itself is ours: one planted by someone else while the home was
+    loose is refused, wherever it points. One lstat when `path` is no link."""
+    st = os.lstat(path)
+    if not stat.S_ISLNK(st.st_mode):
+        return st
+    if st.st_uid != os.geteuid():
+        raise UnsafePath(
+            f"{path} is a symbolic link owned by uid {st.st_uid}, not by you: someone else "
+            "planted it; remove it"
+        )
+    return os.stat(path)
+
+
 def _trust_dir(path: Path, st: os.stat_result) -> None:
     problem = dir_problem(path, st, os.geteuid())
     if problem:
@@ -55,14 +70,16 @@ def ensure_dir(path: Path) -> Path:
     refused (`UnsafePath`) when someone else owns it or can write it, and tightened to
     owner-only when it is ours but readable by others. One stat when all is well."""
     try:
-        st = os.stat(path)  # the home may be a symlink of the user's: what it points at counts
+        st = _status(path)
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise UnsafePath(f"{path} is a symbolic link to nothing: remove it") from None
         old = os.umask(0o077)
         try:
             path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         finally:
             os.umask(old)
-        st = os.stat(path)
+        st = _status(path)
     _trust_dir(path, st)
     return path
 
@@ -70,7 +87,7 @@ def ensure_dir(path: Path) -> Path:
 def check_dir(path: Path) -> None:
     """Like `ensure_dir` for a directory that may be absent: absent is fine, untrusted is not."""
     try:
-        st = os.stat(path)
+        st = _status(path)
     except FileNotFoundError:
         return
     _trust_dir(path, st)

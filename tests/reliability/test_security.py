@@ -257,3 +257,40 @@ def test_a_home_path_with_control_characters_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "control characters" in result.output and "\x1b" not in result.output
     assert not odd.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to plant a link as someone else")
+@pytest.mark.parametrize("where", ["state", "deadletter"])
+def test_a_directory_link_planted_by_someone_else_is_refused_even_to_a_dir_of_ours(
+    home: Path, tmp_path: Path, where: str
+) -> None:
+    ours = _private(tmp_path / "ours")  # passes every check itself
+    link = _private(home) / where
+    link.symlink_to(ours)
+    os.lchown(link, 65534, 65534)  # as if planted while the home was loose
+    result = CliRunner().invoke(cli, ["roberts", "second", "m1"])
+    assert result.exit_code == 2, result.output
+    assert str(link) in result.output and "symbolic link owned by uid 65534" in result.output
+    assert list(ours.iterdir()) == []
+
+
+def test_a_home_that_is_a_link_of_ours_is_followed_and_checked(home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "real"
+    target.mkdir(mode=0o755)
+    home.symlink_to(target)
+    assert CliRunner().invoke(cli, ["roberts", "second", "m1"]).exit_code == 0
+    assert (target / "spans.jsonl").exists()
+    assert os.stat(target).st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("kind", ["under a file", "dangling link"])
+def test_an_unusable_home_is_a_usage_error_not_a_traceback(tmp_path: Path, kind: str) -> None:
+    (tmp_path / "file").write_text("")
+    if kind == "under a file":
+        home = tmp_path / "file" / "home"
+    else:
+        home = tmp_path / "home"
+        home.symlink_to(tmp_path / "nowhere")
+    result = CliRunner().invoke(cli, ["--home", str(home), "roberts", "second", "m1"])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert str(home) in result.output
