@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-_NUMBERED = re.compile(r"\.(\d+)")  # logrotate's numbered scheme: `<name>.<n>`, n=1 newest
+_NUMBERED = re.compile(r"\.(\d+)")  # logrotate's numbered scheme: `<name>.<n>`, 1 the newest
 # Not generations: our lock file, and compressed copies we cannot read line by line.
 _NOT_GENERATIONS = (".lock", ".gz", ".bz2", ".xz", ".zst")
 _STABLE_TRIES = 10
@@ -33,13 +33,25 @@ class Generation:
         return (st.st_dev, st.st_ino) == (self.dev, self.ino)
 
 
-def age_key(name: str, base: str, mtime_ns: int) -> tuple[int, int, str]:
-    """Older first: by the time of the last write (every append to a generation happens
-    before the first to the next one: writers take turns on one lock and always open the
-    live path); a tie (coarse clocks, fast rotation) by logrotate's number, a higher number
-    being older, then by name (dated schemes sort by date)."""
+def _number(name: str, base: str) -> int | None:
     numbered = _NUMBERED.fullmatch(name[len(base) :])
-    return (mtime_ns, -int(numbered.group(1)) if numbered else 0, name)
+    return int(numbered.group(1)) if numbered else None
+
+
+def by_age(names: list[tuple[str, int]], base: str) -> list[str]:
+    """(name, mtime_ns) of rotated generations → their names, oldest first.
+
+    logrotate's numbered scheme says it exactly: a higher number is older, whatever the
+    times (an empty file made by `create` can be older by its time than a late append to
+    the one before it). Any other scheme goes by the time of the last write (every locked
+    append to a generation happens before the first to the next: writers take turns on one
+    lock and open the live path), a tie (coarse clocks, fast rotation) by number, then name.
+    """
+    numbers = {name: _number(name, base) for name, _ in names}
+    if all(n is not None for n in numbers.values()):
+        return sorted(numbers, key=lambda name: -(numbers[name] or 0))
+    ordered = sorted(names, key=lambda nm: (nm[1], -(numbers[nm[0]] or 0), nm[0]))
+    return [name for name, _ in ordered]
 
 
 def _is_generation(name: str, base: str) -> bool:
@@ -52,7 +64,7 @@ def _list_once(path: Path) -> list[Generation]:
         names = os.listdir(path.parent)
     except FileNotFoundError:
         return []
-    found: dict[tuple[int, int], tuple[tuple[int, int, str], Generation]] = {}
+    found: dict[str, Generation] = {}
     for name in names:
         if not _is_generation(name, base):
             continue
@@ -60,11 +72,13 @@ def _list_once(path: Path) -> list[Generation]:
             st = os.stat(path.parent / name, follow_symlinks=False)
         except OSError:
             continue
-        if not stat.S_ISREG(st.st_mode):
-            continue
-        generation = Generation(path.parent / name, st.st_dev, st.st_ino, st.st_mtime_ns)
-        found[(st.st_dev, st.st_ino)] = (age_key(name, base, st.st_mtime_ns), generation)
-    chain = [generation for _key, generation in sorted(found.values(), key=lambda kv: kv[0])]
+        if stat.S_ISREG(st.st_mode):
+            found[name] = Generation(path.parent / name, st.st_dev, st.st_ino, st.st_mtime_ns)
+    ordered = by_age([(name, g.mtime_ns) for name, g in found.items()], base)
+    chain: list[Generation] = []
+    for name in ordered:  # a file renamed during the listing may be there twice: once will do
+        if not any(g.dev == found[name].dev and g.ino == found[name].ino for g in chain):
+            chain.append(found[name])
     try:
         st = os.stat(path)  # read as the readers open it
     except OSError:

@@ -156,3 +156,21 @@ def test_a_record_refused_after_its_file_was_left_is_read_back_from_its_generati
     f.dead_letter(record, position, "given up")
     gone = read_jsonl(tmp_path / "deadletter" / "t.jsonl")[1]
     assert gone["offset"] is None and '"i":1' in gone["line"]
+
+
+def test_an_empty_generation_older_by_its_time_than_the_one_before_is_no_way_back(
+    tmp_path: Path,
+) -> None:
+    bus = tmp_path / "spans.jsonl"
+    write(bus, 0, 1)
+    f = follower(bus)
+    assert ids(f.poll(0)) == [0]
+    rotate(bus)
+    bus.write_bytes(b"")  # logrotate's `create`: the new live file, empty...
+    os.utime(bus, ns=(1, 1))
+    with open(f"{bus}.1", "ab") as late:  # ...while a late writer appends to the old one
+        late.write(span(1))
+    assert read_all(f) == [1]  # and we are on the empty live file now
+    rotate(bus)  # it is rotated before anyone wrote to it
+    write(bus, 2, 1)
+    assert read_all(f) == [2]  # not the older generation again
