@@ -21,6 +21,7 @@ from swarmsh.config import ENV_MAX_DEPTH, Paths, env_float, env_int
 from swarmsh.errors import BusWriteError, CommandRejected
 from swarmsh.executor.backoff import compute_backoff
 from swarmsh.executor.ledger import bus_position, command_ran, commands_ran
+from swarmsh.executor.patience import INFRASTRUCTURE_ERRORS, until_done
 from swarmsh.executor.validate import build_argv
 from swarmsh.failpoints import failpoint
 from swarmsh.semconv._generated import attributes as attr
@@ -35,11 +36,6 @@ ENV_BACKOFF_BASE = "SWARMSH_BACKOFF_BASE_S"
 DEFAULT_MAX_DEPTH = 16
 DEFAULT_MAX_ATTEMPTS = 4
 POLL_TIMEOUT_S = 1.0
-RETRY_MAX_S = 5.0  # cap of the delay between retries after an infrastructure failure
-RETRY_MIN_BASE_S = 0.01  # even with SWARMSH_BACKOFF_BASE_S=0, never a busy loop
-# Failures of the disk or the files around a command, not of the command: the step is
-# retried (with backoff, until stopped) and never counts as one of the command's attempts.
-INFRASTRUCTURE_ERRORS = (BusWriteError, OSError, sqlite3.OperationalError)
 
 # Ledger statuses: `started` is the intent recorded before running; the rest are final.
 STARTED, EXECUTED, REFUSED, DEADLETTERED = "started", "executed", "refused", "deadlettered"
@@ -397,34 +393,18 @@ class Executor:
             return True
 
     def _retrying(self, step: Callable[[], bool], stop: threading.Event) -> bool:
-        """Run `step` until it is done, riding out infrastructure failures (a full disk, an
-        unwritable bus, SQLite I/O errors) with capped backoff; False when stopped first.
+        """`until_done`, with the ledger reopened before each try if an error dropped it."""
 
-        Each retry starts the step over: the ledger makes that safe, as after a crash."""
-        failures = 0
-        while True:
-            try:
-                self._open_store()  # again, if a SQLite error made us drop it
-                done = step()
-            except INFRASTRUCTURE_ERRORS as exc:
-                failures += 1
-                delay = compute_backoff(
-                    failures, base=max(self.backoff_base, RETRY_MIN_BASE_S), cap=RETRY_MAX_S
-                )
-                _log.error(
-                    "infrastructure failure %d (%s: %s); retrying in %.2fs",
-                    failures,
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                self._forget_broken_store(exc)
-                if stop.wait(delay):
-                    return False
-                continue
-            if failures:
-                _log.info("recovered after %d infrastructure failures", failures)
-            return done
+        def step_on_an_open_ledger() -> bool:
+            self._open_store()
+            return step()
+
+        return until_done(
+            step_on_an_open_ledger,
+            stop,
+            base=self.backoff_base,
+            on_failure=self._forget_broken_store,
+        )
 
     def _forget_broken_store(self, exc: BaseException) -> None:
         """After a SQLite error the connection may hold a half-done transaction: drop it
