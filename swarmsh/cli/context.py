@@ -130,6 +130,16 @@ def command_span(
         raise BusUnwritable(f"{exc}; the action was not recorded") from None
 
 
+@contextmanager
+def reported_as_errors() -> Iterator[None]:
+    """For operator commands: a swarmsh error (a symlinked bus, say) is a message, exit 1,
+    never a traceback."""
+    try:
+        yield
+    except SwarmshError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def trace_id_of(span: Span) -> str:
     return format(span.get_span_context().trace_id, "032x")
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
 from swarmsh.bus.records import SpanRecord
-from swarmsh.cli.context import SAFE_TEXT, CliState
+from swarmsh.cli.context import SAFE_TEXT, CliState, reported_as_errors
 
 _STATUS_COLOURS = {"ERROR": "red", "OK": "green"}
 
@@ -74,13 +75,17 @@ def tail(
     as_json: bool,
 ) -> None:
     """Show the newest spans on the bus; with -f, keep showing them as they arrive."""
+    with reported_as_errors():
+        _tail(state.paths.bus, make_filter(agent, name, trace_id, status), follow, lines, as_json)
+
+
+def _tail(
+    bus: Path, keep: Callable[[SpanRecord], bool], follow: bool, lines: int, as_json: bool
+) -> None:
     from swarmsh.bus.follower import Follower
     from swarmsh.bus.records import dumps_line
     from swarmsh.errors import MalformedRecord
     from swarmsh.tracetree import iter_lines_reverse
-
-    bus = state.paths.bus
-    keep = make_filter(agent, name, trace_id, status)
 
     def show(record: SpanRecord) -> None:
         if as_json:
@@ -96,27 +101,26 @@ def tail(
         if follow
         else None
     )
-    backlog: deque[SpanRecord] = deque()
-    if lines and bus.exists():
-        for line in iter_lines_reverse(bus):
-            try:
-                record = SpanRecord.from_json(line)
-            except MalformedRecord:
-                continue  # readers dead-letter bad lines; tail just shows the good ones
-            if keep(record):
-                backlog.appendleft(record)
-                if len(backlog) >= lines:
-                    break
-    for record in backlog:
-        show(record)
-    if follower is None:
-        return
     try:
-        while True:
+        backlog: deque[SpanRecord] = deque()
+        if lines and bus.exists():
+            for line in iter_lines_reverse(bus):
+                try:
+                    record = SpanRecord.from_json(line)
+                except MalformedRecord:
+                    continue  # readers dead-letter bad lines; tail just shows the good ones
+                if keep(record):
+                    backlog.appendleft(record)
+                    if len(backlog) >= lines:
+                        break
+        for record in backlog:
+            show(record)
+        while follower is not None:
             for record, _position in follower.poll(1.0) or ():
                 if keep(record):
                     show(record)
     except KeyboardInterrupt:
         pass
     finally:
-        follower.close()
+        if follower is not None:
+            follower.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from swarmsh.cli.context import SAFE_TEXT, CliState
+from swarmsh.cli.context import SAFE_TEXT, CliState, reported_as_errors
 
 
 @click.command("trace")
@@ -37,14 +37,16 @@ def trace(
     if not bus.exists():
         raise click.ClickException(f"no bus at {shown(str(bus))}")
     if last:
-        trace_id = last_trace_id(bus, name_prefix)
+        with reported_as_errors():
+            trace_id = last_trace_id(bus, name_prefix)
         if trace_id is None:
             raise click.ClickException("no matching span on the bus")
     assert trace_id is not None
     trace_id = trace_id.lower()
     if len(trace_id) != 32 or any(c not in "0123456789abcdef" for c in trace_id):
         raise click.UsageError(f"{trace_id!r} is not a trace id (32 hex digits)")
-    spans = collect(bus, trace_id)
+    with reported_as_errors():
+        spans = collect(bus, trace_id)
     if not spans:
         raise click.ClickException(f"trace {trace_id} is not on the bus")
     if as_json:

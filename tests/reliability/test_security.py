@@ -294,3 +294,15 @@ def test_an_unusable_home_is_a_usage_error_not_a_traceback(tmp_path: Path, kind:
     result = CliRunner().invoke(cli, ["--home", str(home), "roberts", "second", "m1"])
     assert result.exit_code == 2, (result.output, result.exception)
     assert str(home) in result.output
+
+
+@pytest.mark.parametrize(
+    "argv", [["tail"], ["tail", "-f"], ["trace", "--last"], ["trace", "a" * 32]]
+)
+def test_readers_refuse_a_symlinked_bus_with_a_message(
+    home: Path, victim: Path, argv: list[str]
+) -> None:
+    (_private(home) / "spans.jsonl").symlink_to(victim)
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert "symbolic link" in result.output
