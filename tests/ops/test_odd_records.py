@@ -14,6 +14,8 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swarmsh.bus.records import SpanRecord
 from swarmsh.cli import cli
@@ -139,5 +141,53 @@ def test_trace_and_trace_last_render_odd_records(odd_bus: list[dict[str, Any]]) 
 )
 def test_formatting_never_raises_even_on_values_readers_refuse(changes: dict[str, Any]) -> None:
     span = SpanRecord(**{**record(0, name="swarmsh.command.execute"), **changes})
+    for line in [click.unstyle(format_line(span)), *render(build([span]))]:
+        assert UNSAFE.search(line) is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.text(min_size=1),
+    status=st.text(),
+    message=st.none() | st.text(),
+    service=json_values,
+    timestamp=st.floats(),
+    duration_ms=st.floats(),
+    attributes=st.dictionaries(
+        st.sampled_from(
+            ["swarm.state.from", "swarm.command", "swarm.loop.depth", "roberts.motion_id",
+             "roberts.result", "roberts.votes.yes", "scrum.defect_rate", "x"]
+        ),
+        json_values,
+    ),
+)  # fmt: skip
+def test_any_record_formats_as_safe_lines(
+    name: str,
+    status: str,
+    message: str | None,
+    service: object,
+    timestamp: float,
+    duration_ms: float,
+    attributes: dict[str, Any],
+) -> None:
+    span = SpanRecord(
+        name=name,
+        trace_id=TRACE,
+        span_id="1" * 16,
+        parent_span_id="2" * 16,
+        timestamp=timestamp,
+        duration_ms=duration_ms,
+        status=status,
+        status_message=message,
+        attributes=attributes,
+        resource={"service.name": service},
+    )
     for line in [click.unstyle(format_line(span)), *render(build([span]))]:
         assert UNSAFE.search(line) is None
