@@ -128,9 +128,7 @@ class JsonlWriter:
             with self._thread_lock, self._locked():
                 fd = open_append(self.path)
                 try:
-                    self._write_whole(fd, data)
-                    if self.fsync == FSYNC_ALWAYS:
-                        os.fsync(fd)
+                    self._write_whole(fd, data, sync=self.fsync == FSYNC_ALWAYS)
                 finally:
                     os.close(fd)
         except BusWriteError:
@@ -141,7 +139,7 @@ class JsonlWriter:
             raise BusWriteError(f"cannot write {self.path}: {exc}") from exc
         return len(data)
 
-    def _write_whole(self, fd: int, data: bytes) -> None:
+    def _write_whole(self, fd: int, data: bytes, *, sync: bool) -> None:
         start = os.lseek(fd, 0, os.SEEK_END)
         if start and os.pread(fd, 1, start - 1) != b"\n":
             # Another writer (unlocked, or killed mid-line) left an unfinished last line:
@@ -152,8 +150,11 @@ class JsonlWriter:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
+            if sync:
+                os.fsync(fd)  # a failure here (EIO, ENOSPC at writeback) fails the batch too
         except OSError:
-            # Never leave a torn line behind: cut the file back to where this batch began.
+            # Never leave a torn line, or a batch reported failed, behind: cut the file back
+            # to where this batch began.
             try:
                 os.ftruncate(fd, start)
             except OSError:
