@@ -216,3 +216,23 @@ def test_a_refusal_on_a_full_disk_is_reported_once_when_space_returns(
     assert letter["reason"].startswith("refused: unknown command")
     rejected = [s for s in spans_for(home, "bad") if s["name"] == "swarmsh.command.rejected"]
     assert len(rejected) == 1
+
+
+def test_a_stop_while_riding_out_keeps_the_intent_for_the_next_start(home: Path) -> None:
+    home.mkdir(parents=True)
+    out = Output(start_executor(home))
+    try:
+        out.wait_for(lambda text: "executor following" in text)
+        (home / "spans.jsonl").mkdir()
+        enqueue(home, next_command("later"))
+        out.wait_for(lambda text: text.count(RETRY_LINE) >= 2)
+    finally:
+        assert out.stop() == 0  # promptly, in the middle of the backoff
+    assert status(home, "later") == "started"
+    shutil.rmtree(home / "spans.jsonl")
+    out = Output(start_executor(home))
+    try:
+        assert wait_settled(home, "later") == "executed"
+    finally:
+        assert out.stop() == 0
+    assert runs_of(home, "later") == 1
