@@ -121,8 +121,9 @@ def open_file(path: Path, flags: int) -> int:
                     f"{path} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()}): "
                     "remove it or give it to this user"
                 )
-            if st.st_mode & _OTHERS:
-                os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~_OTHERS)
+            if st.st_mode & _OTHERS:  # a file system without modes may refuse: then so be it
+                with contextlib.suppress(OSError):
+                    os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~_OTHERS)
     except BaseException:
         os.close(fd)
         raise
