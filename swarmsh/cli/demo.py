@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import click
 
 from swarmsh.bus.records import SpanRecord
-from swarmsh.cli.context import CliState
+from swarmsh.cli.context import CliState, Finite, whole
 
 TEAM = "alpha"
 MEETING = "board"
@@ -53,14 +53,12 @@ def next_sprint(state: CliState) -> int:
 @click.command("demo")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=Finite(min=1, max=86400),
     default=30.0,
     show_default=True,
     help="Seconds to wait for each agent's reaction.",
 )
-@click.option(
-    "--sprint", type=click.IntRange(min=1), help="Sprint number [default: 42, then next]."
-)
+@click.option("--sprint", type=whole(1), help="Sprint number [default: 42, then next].")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True), help="supervisord.conf.")
 @click.option("--no-start", is_flag=True, help="Fail instead of starting a swarm that is down.")
 @click.pass_obj

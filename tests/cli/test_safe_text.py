@@ -210,3 +210,11 @@ def test_trace_names_an_odd_home_escaped(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "x\x1b[2J"), "trace", "--last"])
     assert result.exit_code == 1
     assert "x\\x1b[2J" in result.output and "\x1b" not in result.output
+
+
+@pytest.mark.parametrize(
+    "argv", [["--timeout", "nan"], ["--timeout", "inf"], ["--sprint", str(2**64)]]
+)
+def test_demo_refuses_numbers_it_cannot_use(home: Path, argv: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--no-start", *argv])
+    assert result.exit_code == 2, result.output
