@@ -204,18 +204,26 @@ class Follower(Generic[T]):
     def _open_first(self) -> bool:
         """No file yet: start at the oldest generation there now (all came after us)."""
         for generation in list_generations(self.path):
-            fd = _open_generation(generation)
+            fd = self._try_open(generation)
             if fd is not None:
                 self._set_file(fd, 0, generation.path)
                 return True
         return False
+
+    def _try_open(self, generation: Generation) -> int | None:
+        """Open a generation; one we may not read is passed over (with a warning)."""
+        try:
+            return _open_generation(generation)
+        except OSError as exc:
+            _log.warning("%s: cannot read %s (%s); skipped", self.reader, generation.path, exc)
+            return None
 
     def _find(self, identity: FileIdentity) -> tuple[int, Path] | None:
         """The generation that is the identified file, opened; the live one first."""
         for generation in reversed(list_generations(self.path)):
             if (generation.dev, generation.ino) != (identity.dev, identity.ino):
                 continue
-            fd = _open_generation(generation)
+            fd = self._try_open(generation)
             if fd is not None and identity.matches(fd):
                 return fd, generation.path
             if fd is not None:
@@ -463,7 +471,10 @@ class Follower(Generic[T]):
         ):
             found = _line_ending_at(self._fd, position.offset, self.max_line)
             return None if found is None else (self._file, *found)
-        elsewhere = self._find(there)
+        try:
+            elsewhere = self._find(there)
+        except OSError:  # unreadable now: the letter says so with its null offset
+            return None
         if elsewhere is None:
             return None
         fd, name = elsewhere
