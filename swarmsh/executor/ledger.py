@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from swarmsh.bus.position import FileIdentity, Position
 from swarmsh.bus.records import SpanRecord
 from swarmsh.bus.rotation import generations
 from swarmsh.errors import MalformedRecord
+from swarmsh.fsutil import UnsafePath, open_file
 
 _log = logging.getLogger(__name__)
 
@@ -78,17 +78,25 @@ def _remember(pending: dict[_Half, None], half: _Half) -> None:
         del pending[next(iter(pending))]
 
 
-def bus_position(bus: Path) -> Position | None:
-    """The bus's identity and size now (None when there is no bus yet)."""
+def _open(path: Path) -> int | None:
+    """A descriptor to read `path`, or None if it is missing or not a file we trust (a
+    symlink, a FIFO, a directory: no span of ours can be in it)."""
     try:
-        fd = os.open(bus, os.O_RDONLY | os.O_CLOEXEC)
+        return open_file(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
+    except UnsafePath as exc:
+        _log.warning("not searched for command spans: %s", exc)
+        return None
+
+
+def bus_position(bus: Path) -> Position | None:
+    """The bus's identity and size now (None when there is no bus yet)."""
+    fd = _open(bus)
+    if fd is None:
+        return None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None  # nothing a span could be written to: no place to look from
-        return Position(FileIdentity.of_fd(fd), st.st_size)
+        return Position(FileIdentity.of_fd(fd), os.fstat(fd).st_size)
     finally:
         os.close(fd)
 
@@ -123,9 +131,8 @@ def _regions(bus: Path, since: Position | None) -> list[tuple[Path, int]]:
 
 
 def _is(path: Path, identity: FileIdentity) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    fd = _open(path)
+    if fd is None:
         return False
     try:
         return identity.matches(fd)
@@ -136,13 +143,11 @@ def _is(path: Path, identity: FileIdentity) -> bool:
 def _scan(regions: Iterable[tuple[Path, int]], needle: bytes, ran: RanCommands) -> None:
     """Feed `ran` every whole line containing `needle`, each file from its start offset."""
     for path, start in regions:
+        fd = _open(path)
+        if fd is None:
+            continue  # rotated away between the listing and now, or not ours
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue  # rotated away between the listing and now
-        try:
-            if stat.S_ISREG(os.fstat(fd).st_mode):  # a directory or a pipe holds no spans
-                _scan_file(fd, start, needle, ran)
+            _scan_file(fd, start, needle, ran)
         finally:
             os.close(fd)
             ran.end_of_file()

@@ -181,3 +181,20 @@ def test_unmatched_halves_are_kept_in_bounded_memory() -> None:
     found.feed(SpanRecord.from_dict(execute()))
     assert found.ran == {"c1": "swarmsh.scrum.plan"}
     assert len(found._children) <= MAX_PENDING
+
+
+def test_a_planted_symlink_or_fifo_is_not_searched(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    write(elsewhere, cli(), execute())  # a forged proof, outside the bus's directory
+    home = tmp_path / "home"
+    home.mkdir()
+    bus = home / "spans.jsonl"
+    write(bus, iteration())
+    os.symlink(elsewhere, home / "spans.jsonl.1")
+    os.mkfifo(home / "spans.jsonl.2")  # opening it for reading would block
+    assert commands_ran(bus) == {}
+    assert not command_ran(bus, "c1", "swarmsh.scrum.plan", None)
+    os.unlink(bus)
+    os.symlink(elsewhere, bus)
+    assert bus_position(bus) is None
+    assert commands_ran(bus) == {}
