@@ -126,39 +126,38 @@ class StateStore:
                         db.execute("ROLLBACK")
                 raise
 
-    def load_position(self, reader: str) -> dict[str, Any] | None:
+    def _rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
+        """One query's rows; a damaged file is named (`StoreCorrupt`), not a bare error."""
         with self._named_if_corrupt():
-            row = self._db.execute(
-                "SELECT position FROM checkpoint WHERE reader = ?", (reader,)
-            ).fetchone()
-        return orjson.loads(row[0]) if row else None
+            return self._db.execute(sql, tuple(parameters)).fetchall()
+
+    def load_position(self, reader: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT position FROM checkpoint WHERE reader = ?", (reader,))
+        return orjson.loads(rows[0][0]) if rows else None
 
     def get(self, keys: Iterable[str]) -> dict[str, EntityState]:
         """The stored states of those `keys` that have one."""
         keys = list(keys)
         found: dict[str, EntityState] = {}
-        with self._named_if_corrupt():
-            for i in range(0, len(keys), _MAX_PARAMETERS):
-                part = keys[i : i + _MAX_PARAMETERS]
-                marks = ",".join("?" * len(part))
-                rows = self._db.execute(
-                    f"SELECT key, state, data FROM entities WHERE key IN ({marks})",  # noqa: S608
-                    part,
-                )
-                found.update(
-                    (k, EntityState(s, MappingProxyType(orjson.loads(d)))) for k, s, d in rows
-                )
+        for i in range(0, len(keys), _MAX_PARAMETERS):
+            part = keys[i : i + _MAX_PARAMETERS]
+            marks = ",".join("?" * len(part))
+            rows = self._rows(
+                f"SELECT key, state, data FROM entities WHERE key IN ({marks})",  # noqa: S608
+                part,
+            )
+            found.update((k, EntityState(s, MappingProxyType(orjson.loads(d)))) for k, s, d in rows)
         return found
 
     def command(self, command_id: str) -> CommandEntry | None:
-        with self._named_if_corrupt():
-            row = self._db.execute(
-                "SELECT command, status, info FROM commands WHERE id = ?", (command_id,)
-            ).fetchone()
-        return CommandEntry(command_id, row[0], row[1], orjson.loads(row[2])) if row else None
+        rows = self._rows("SELECT command, status, info FROM commands WHERE id = ?", (command_id,))
+        if not rows:
+            return None
+        command, status, info = rows[0]
+        return CommandEntry(command_id, command, status, orjson.loads(info))
 
     def commands_with_status(self, status: str) -> list[CommandEntry]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT id, command, status, info FROM commands WHERE status = ?", (status,)
         )
         return [CommandEntry(i, c, s, orjson.loads(info)) for i, c, s, info in rows]
@@ -212,18 +211,17 @@ class StateStore:
         return n
 
     def states_count(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT state, COUNT(*) FROM entities GROUP BY state")
-        return dict(rows.fetchall())
+        return dict(self._rows("SELECT state, COUNT(*) FROM entities GROUP BY state"))
 
     def entities(self) -> dict[str, EntityState]:
-        rows = self._db.execute("SELECT key, state, data FROM entities")
+        rows = self._rows("SELECT key, state, data FROM entities")
         return {k: EntityState(s, MappingProxyType(orjson.loads(d))) for k, s, d in rows}
 
     def counters(self) -> dict[str, int]:
-        return dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+        return dict(self._rows("SELECT name, value FROM counters"))
 
     def command_ids(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT id FROM commands")}
+        return {row[0] for row in self._rows("SELECT id FROM commands")}
 
     def close(self) -> None:
         self._db.close()
