@@ -230,8 +230,12 @@ class AgentRunner:
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             raise MalformedRecord(f"attributes do not fit {record.name}: {problems}") from None
+        except Exception as exc:  # a model's own validator gone wrong: still this span only
+            raise AgentCodeFailed(f"model of {record.name} raised {_what(exc)}") from exc
         try:
             keys = tuple(agent.keys[trigger](model))
+            if not all(isinstance(key, str) for key in keys):
+                raise TypeError("entity keys must be str")
         except Exception as exc:
             raise AgentCodeFailed(f"keys of {record.name} raised {_what(exc)}") from exc
         return _Event(record, trigger, model, keys, position)
@@ -251,7 +255,9 @@ class AgentRunner:
         try:
             if not isinstance(outcome.from_state, str) or not isinstance(outcome.to_state, str):
                 raise TypeError("states must be names (str)")
-            for state in outcome.updates.values():
+            for key, state in outcome.updates.items():
+                if not isinstance(key, str) or not isinstance(state.state, str):
+                    raise TypeError(f"update {key!r}: keys and states must be str")
                 encode(state.data)
             for request in outcome.commands:
                 dumps_line(request.args)

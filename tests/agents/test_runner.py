@@ -205,10 +205,34 @@ def _describe_raises_for_bomb(span):  # type: ignore[no-untyped-def]
     return roberts.AGENT.describe(span)
 
 
+def _unstorable_for_bomb(span, states, settings):  # type: ignore[no-untyped-def]
+    from swarmsh.agents.base import EntityState, Outcome
+
+    if span.roberts_motion_id == "bomb":
+        return Outcome("IDLE", "OPEN", {("not", "a", "str"): EntityState("OPEN")})
+    return roberts.AGENT.rules["second"](span, states, settings)
+
+
+def _unhashable_keys_for_bomb(span):  # type: ignore[no-untyped-def]
+    if span.roberts_motion_id == "bomb":
+        return (["a", "list"],)
+    return roberts.AGENT.keys["second"](span)
+
+
 @pytest.mark.parametrize(
     ("changes", "trigger", "why"),
     [
         ({"rules": {**roberts.AGENT.rules, "second": _raises_for_bomb}}, "second", "ZeroDivision"),
+        (
+            {"rules": {**roberts.AGENT.rules, "second": _unstorable_for_bomb}},
+            "second",
+            "cannot be stored",
+        ),
+        (
+            {"keys": {**roberts.AGENT.keys, "second": _unhashable_keys_for_bomb}},
+            "second",
+            "keys must be str",
+        ),
         ({"keys": {**roberts.AGENT.keys, "second": _keys_raise_for_bomb}}, "second", "KeyError"),
         ({"describe": _describe_raises_for_bomb}, "second", "cannot describe a bomb"),
     ],
