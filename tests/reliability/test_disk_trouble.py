@@ -115,29 +115,41 @@ def test_a_full_state_disk_mid_run_holds_the_batch_until_space_returns(
     assert meetings == ["b0", "b1", "b2", "b3"]  # each once: a retry never re-appends
 
 
+@pytest.mark.parametrize("state", ["none yet", "from an earlier run"])
 def test_an_agent_started_on_a_full_disk_waits_for_space_then_catches_up(
-    home: Path, tmp_path: Path
+    home: Path, state: str
 ) -> None:
-    """The store cannot even be created: the agent neither dies nor goes FATAL."""
+    """No room for the store, its journal, the queue or the bus: the agent neither dies nor
+    goes FATAL, and handles what it finds once space returns."""
     from tests.agents.helpers import write_spans
     from tests.agents.test_agent_process import Output
     from tests.diskfull import fill, free, small_disk
 
     with small_disk(home, "2m") as disk:
+        expected = []
+        if state == "from an earlier run":
+            earlier = start_agent(disk, "roberts", "--from", "beginning")
+            write_spans(disk / "spans.jsonl", [_open("m0", "b0")])
+            wait_for_lines(disk / "commands.jsonl", 1, earlier)
+            earlier.send_signal(signal.SIGTERM)
+            assert earlier.wait(10) == 0
+            expected.append("b0")
         write_spans(disk / "spans.jsonl", [_open("m1", "b1")])
         fill(disk)
-        agent = start_agent(disk, "roberts", "--from", "beginning")
+        start = ["--from", "beginning"] if not expected else []  # else: its checkpoint
+        agent = start_agent(disk, "roberts", *start)
         output = Output(agent)
         try:
             output.wait_for("retrying")
             assert agent.poll() is None
             free(disk)
-            wait_for_lines(disk / "commands.jsonl", 1, agent)
-            _wait_until_committed(disk / "state" / "roberts.db", handled=1)
+            wait_for_lines(disk / "commands.jsonl", len(expected) + 1, agent)
+            _wait_until_committed(disk / "state" / "roberts.db", handled=len(expected) + 1)
         finally:
             agent.send_signal(signal.SIGTERM)
             assert agent.wait(10) == 0, output.text
-        assert [c["args"]["meeting"] for c in read_jsonl(disk / "commands.jsonl")] == ["b1"]
+        meetings = [c["args"]["meeting"] for c in read_jsonl(disk / "commands.jsonl")]
+        assert meetings == [*expected, "b1"]
 
 
 def _open(motion: str, meeting: str) -> tuple[str, dict[str, str]]:
