@@ -8,7 +8,9 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
@@ -44,7 +46,7 @@ KNOWN_SPANS = frozenset(v for k, v in vars(attr).items() if k.startswith("SPAN_"
 TRANSIENT = (BusWriteError, OSError, sqlite3.OperationalError)
 
 
-def patiently(what: str, action: Any, stop: threading.Event) -> bool:
+def patiently(what: str, action: Callable[[], object], stop: threading.Event) -> bool:
     """Run `action` until no transient failure stops it; False if `stop` was set first."""
     delay = 0.1
     while True:
@@ -83,7 +85,7 @@ def _depth(record: SpanRecord, model: Any) -> int:
     return 0
 
 
-def _open_store(path: Any) -> StateStore:
+def _open_store(path: Path) -> StateStore:
     """The agent's store, once the disk lets us open it (a corrupt file raises StoreCorrupt).
     Nothing can ask us to stop yet: SIGTERM still ends the process at once."""
     opened: list[StateStore] = []
