@@ -218,7 +218,7 @@ class AgentRunner:
         if model_type is None:
             if record.name in KNOWN_SPANS:
                 return None
-            raise MalformedRecord(f"unknown span name {record.name!r} for agent {agent.name}")
+            raise MalformedRecord(f"unknown span name {record.name[:200]!r} for agent {agent.name}")
         if record.status not in agent.acted_on:
             if record.status in STATUSES:
                 return None
