@@ -99,6 +99,7 @@ def test_a_full_state_disk_mid_run_holds_the_batch_until_space_returns(
         try:
             write_spans(home / "spans.jsonl", [_open("m0", "b0")])
             wait_for_lines(home / "commands.jsonl", 1, agent)
+            _wait_until_committed(state / "roberts.db", handled=1)
             fill(state)
             write_spans(home / "spans.jsonl", [_open(f"m{i}", f"b{i}") for i in (1, 2)])
             output.wait_for("cannot make the batch durable")  # the commit hit the full disk
@@ -113,6 +114,38 @@ def test_a_full_state_disk_mid_run_holds_the_batch_until_space_returns(
             assert agent.wait(10) == 0, output.text
     meetings = [c["args"]["meeting"] for c in read_jsonl(home / "commands.jsonl")]
     assert meetings == ["b0", "b1", "b2", "b3"]  # each once: a retry never re-appends
+
+
+def test_sigterm_while_waiting_for_space_stops_the_agent_and_loses_nothing(home: Path) -> None:
+    import time
+
+    from tests.agents.helpers import write_spans
+    from tests.agents.test_agent_process import Output
+    from tests.diskfull import fill, free, small_disk
+
+    with small_disk(home / "state", "1m") as state:
+        agent = start_agent(home, "roberts", "--from", "beginning")
+        output = Output(agent)
+        write_spans(home / "spans.jsonl", [_open("m0", "b0")])
+        wait_for_lines(home / "commands.jsonl", 1, agent)
+        _wait_until_committed(state / "roberts.db", handled=1)  # not filled mid-commit
+        fill(state)
+        write_spans(home / "spans.jsonl", [_open("m1", "b1")])
+        output.wait_for("cannot make the batch durable")
+        began = time.monotonic()
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(10) == 0, output.text
+        assert time.monotonic() - began < 2.0
+        free(state)
+        again = start_agent(home, "roberts")  # replays the batch it could not commit
+        try:
+            _wait_until_committed(state / "roberts.db", handled=2)
+        finally:
+            again.send_signal(signal.SIGTERM)
+            assert again.wait(10) == 0
+    commands = read_jsonl(home / "commands.jsonl")
+    assert [c["args"]["meeting"] for c in commands] == ["b0", "b1", "b1"]
+    assert commands[1]["id"] == commands[2]["id"]  # the same id: the executor runs it once
 
 
 @pytest.mark.parametrize("state", ["none yet", "from an earlier run"])
