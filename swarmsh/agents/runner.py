@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -262,6 +262,8 @@ class AgentRunner:
                     raise TypeError(f"update {key!r}: keys and states must be str")
                 encode(state.data)
             for request in outcome.commands:
+                if not isinstance(request.args, Mapping) or not isinstance(request.command, str):
+                    raise TypeError("a command is a name (str) and its args (a mapping)")
                 dumps_line(request.args)
             for key, value in described.items():
                 if not _is_attribute_value(value):

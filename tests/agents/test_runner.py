@@ -213,6 +213,14 @@ def _unstorable_for_bomb(span, states, settings):  # type: ignore[no-untyped-def
     return roberts.AGENT.rules["second"](span, states, settings)
 
 
+def _list_args_for_bomb(span, states, settings):  # type: ignore[no-untyped-def]
+    from swarmsh.agents.base import CommandRequest, Outcome
+
+    if span.roberts_motion_id == "bomb":
+        return Outcome("IDLE", "OPEN", {}, (CommandRequest("r", "swarmsh.x.y", ["a"], "why"),))  # type: ignore[arg-type]
+    return roberts.AGENT.rules["second"](span, states, settings)
+
+
 def _unhashable_keys_for_bomb(span):  # type: ignore[no-untyped-def]
     if span.roberts_motion_id == "bomb":
         return (["a", "list"],)
@@ -227,6 +235,11 @@ def _unhashable_keys_for_bomb(span):  # type: ignore[no-untyped-def]
             {"rules": {**roberts.AGENT.rules, "second": _unstorable_for_bomb}},
             "second",
             "cannot be stored",
+        ),
+        (
+            {"rules": {**roberts.AGENT.rules, "second": _list_args_for_bomb}},
+            "second",
+            "its args (a mapping)",
         ),
         (
             {"keys": {**roberts.AGENT.keys, "second": _unhashable_keys_for_bomb}},
