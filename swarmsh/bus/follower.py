@@ -24,6 +24,7 @@ _log = logging.getLogger(__name__)
 DEFAULT_MAX_LINE = 1 << 20
 DEFAULT_CHUNK = 1 << 20
 DEFAULT_BATCH_RECORDS = 2048
+_FIND_TRIES = 100  # listings of the generations while they are being renamed (bounded)
 Item = tuple[T, Position]
 
 
@@ -88,6 +89,15 @@ def _open_generation(generation: Generation) -> int | None:
         return fd
     os.close(fd)
     return None
+
+
+def _last_write(generation: Generation) -> int:
+    if generation.mtime_ns is not None:
+        return generation.mtime_ns
+    try:
+        return os.stat(generation.path).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _line_ending_at(fd: int, end: int, max_line: int) -> tuple[int, bytes] | None:
@@ -220,14 +230,24 @@ class Follower(Generic[T]):
 
     def _find(self, identity: FileIdentity) -> tuple[int, Path] | None:
         """The generation that is the identified file, opened; the live one first."""
-        for generation in reversed(list_generations(self.path)):
-            if (generation.dev, generation.ino) != (identity.dev, identity.ino):
-                continue
-            fd = self._try_open(generation)
-            if fd is not None and identity.matches(fd):
-                return fd, generation.path
-            if fd is not None:
+        for _ in range(_FIND_TRIES):
+            moved = False
+            for generation in reversed(list_generations(self.path)):
+                if (generation.dev, generation.ino) != (identity.dev, identity.ino):
+                    continue
+                try:
+                    fd = _open_generation(generation)
+                except OSError as exc:
+                    _log.warning("%s: cannot read %s (%s)", self.reader, generation.path, exc)
+                    continue
+                if fd is None:
+                    moved = True  # renamed since it was listed: list again
+                    continue
+                if identity.matches(fd):
+                    return fd, generation.path
                 os.close(fd)
+            if not moved:
+                break
         return None
 
     def _check_shrunk(self) -> None:
@@ -308,7 +328,7 @@ class Follower(Generic[T]):
         if here:
             newer = chain[here[0] + 1 :]
         else:  # ours was removed: what was written after its last write comes after it
-            newer = [g for g in chain if g.mtime_ns >= current.st_mtime_ns]
+            newer = [g for g in chain if _last_write(g) >= current.st_mtime_ns]
         for generation in newer:
             try:
                 fd = _open_generation(generation)

@@ -8,16 +8,19 @@ identity; the executor's crash recovery searches it for a command's span.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 _NUMBERED = re.compile(r"\.(\d+)")  # logrotate's numbered scheme: `<name>.<n>`, 1 the newest
 # Not generations: our lock file, and compressed copies we cannot read line by line.
 _NOT_GENERATIONS = (".lock", ".gz", ".bz2", ".xz", ".zst")
-_STABLE_TRIES = 10
+_STABLE_WITHIN_S = 1.0
+_STABLE_PAUSE_S = 0.001
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +30,7 @@ class Generation:
     path: Path
     dev: int
     ino: int
-    mtime_ns: int
+    mtime_ns: int | None  # the time of its last write, when it was needed and could be had
 
     def is_file(self, st: os.stat_result) -> bool:
         return (st.st_dev, st.st_ino) == (self.dev, self.ino)
@@ -58,52 +61,104 @@ def _is_generation(name: str, base: str) -> bool:
     return name.startswith(base) and name != base and not name.endswith(_NOT_GENERATIONS)
 
 
-def _list_once(path: Path) -> list[Generation]:
+def _read_directory(path: Path) -> dict[str, int]:
+    """{name: inode} of the live file and its generations, as one directory read saw them.
+
+    A directory read (getdents) holds the directory's lock, which a rename takes too: the
+    names and inodes are of one moment (for a directory of up to several hundred entries,
+    read in one call). Stat-ing names one by one instead could meet a file twice, or miss
+    it, while logrotate shifts .1 → .2 → … .
+    """
     base = path.name
     try:
-        names = os.listdir(path.parent)
+        with os.scandir(path.parent) as entries:
+            return {
+                e.name: e.inode()
+                for e in entries
+                if e.name == base
+                or (_is_generation(e.name, base) and e.is_file(follow_symlinks=False))
+            }
     except FileNotFoundError:
-        return []
-    found: dict[str, Generation] = {}
-    for name in names:
-        if not _is_generation(name, base):
-            continue
+        return {}
+
+
+def _list_once(path: Path) -> list[Generation] | None:
+    """The chain as one directory read saw it; None if a file it needs a time of moved."""
+    base, parent = path.name, path.parent
+    found = _read_directory(path)
+    live_ino = found.pop(base, None)
+    stats: dict[str, os.stat_result] = {}
+    for name, ino in found.items():
         try:
-            st = os.stat(path.parent / name, follow_symlinks=False)
-        except OSError:
+            st = os.stat(parent / name, follow_symlinks=False)
+        except FileNotFoundError:
             continue
-        if stat.S_ISREG(st.st_mode):
-            found[name] = Generation(path.parent / name, st.st_dev, st.st_ino, st.st_mtime_ns)
-    ordered = by_age([(name, g.mtime_ns) for name, g in found.items()], base)
-    chain: list[Generation] = []
-    for name in ordered:  # a file renamed during the listing may be there twice: once will do
-        if not any(g.dev == found[name].dev and g.ino == found[name].ino for g in chain):
-            chain.append(found[name])
-    try:
-        st = os.stat(path)  # read as the readers open it
-    except OSError:
+        if st.st_ino == ino:
+            stats[name] = st  # else it moved since the read: its name there is what counts
+    numbered = all(_number(name, base) is not None for name in found)
+    if not numbered and len(stats) < len(found):
+        return None  # ordered by time, and a time is missing: read again
+    dev = _device(path, stats)
+    chain = [
+        Generation(
+            parent / name,
+            stats[name].st_dev if name in stats else dev,
+            found[name],
+            stats[name].st_mtime_ns if name in stats else None,
+        )
+        for name in by_age([(n, stats[n].st_mtime_ns if n in stats else 0) for n in found], base)
+    ]
+    if live_ino is None:
         return chain
+    try:
+        st = os.stat(path)  # read as the readers open it (through a symlink too)
+        link = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return chain
+    if link.st_ino != live_ino:
+        return None  # rotated since the read: read again
     live = Generation(path, st.st_dev, st.st_ino, st.st_mtime_ns)
     return [g for g in chain if (g.dev, g.ino) != (live.dev, live.ino)] + [live]
+
+
+def _device(path: Path, stats: dict[str, os.stat_result]) -> int:
+    for st in stats.values():
+        return st.st_dev
+    try:
+        return os.stat(path.parent).st_dev
+    except OSError:
+        return 0
 
 
 def list_generations(path: Path) -> list[Generation]:
     """Every generation of `path` present now, oldest first, the live file (if any) last.
 
-    A rename during the listing could hide a file from it (listed under its old name after
-    it moved, not yet under its new one), so it is listed until two listings agree.
+    Read again (pausing to let a rotation in progress finish) while a file moves between
+    the directory read and the look at it; after `_STABLE_WITHIN_S` the chain is taken
+    without the times it could not get.
     """
-    chain = _list_once(path)
-    for _ in range(_STABLE_TRIES):
-        again = _list_once(path)
-        if _names(again) == _names(chain):  # mtimes move with every write: not compared
-            return again
-        chain = again
+    deadline = time.monotonic() + _STABLE_WITHIN_S
+    while (chain := _list_once(path)) is None:
+        if time.monotonic() >= deadline:
+            _log.warning("%s: its generations kept being renamed; ordering them by name", path)
+            return _list_anyway(path)
+        time.sleep(_STABLE_PAUSE_S)
     return chain
 
 
-def _names(chain: list[Generation]) -> list[tuple[Path, int, int]]:
-    return [(g.path, g.dev, g.ino) for g in chain]
+def _list_anyway(path: Path) -> list[Generation]:
+    found = _read_directory(path)
+    found.pop(path.name, None)
+    dev = _device(path, {})
+    chain = [
+        Generation(path.parent / name, dev, found[name], None)
+        for name in by_age([(n, 0) for n in found], path.name)
+    ]
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return chain
+    return [*chain, Generation(path, st.st_dev, st.st_ino, st.st_mtime_ns)]
 
 
 def rotated_files(path: Path) -> list[Path]:
