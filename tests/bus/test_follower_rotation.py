@@ -4,6 +4,7 @@ two reads, and a writer still appending to the file that was just rotated away."
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import subprocess
 import threading
@@ -174,3 +175,22 @@ def test_an_empty_generation_older_by_its_time_than_the_one_before_is_no_way_bac
     rotate(bus)  # it is rotated before anyone wrote to it
     write(bus, 2, 1)
     assert read_all(f) == [2]  # not the older generation again
+
+
+def test_a_lock_held_for_ever_delays_the_switch_only_so_long(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = tmp_path / "spans.jsonl"
+    write(bus, 0, 1)
+    f = follower(bus, writers_wait=0.1)
+    assert ids(f.poll(0)) == [0]
+    lock = os.open(lock_path(bus), os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # a writer stopped (SIGSTOP) while holding it
+    try:
+        rotate(bus)
+        bus.write_bytes(span(1))
+        with caplog.at_level(logging.WARNING):
+            assert read_all(f) == [1]
+        assert "kept its lock" in caplog.text
+    finally:
+        os.close(lock)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from swarmsh.bus.rotation import generations, rotated_files
+import pytest
+
+from swarmsh.bus.rotation import generations, list_generations, rotated_files
 
 
 def make(directory: Path, name: str, mtime: int) -> None:
@@ -40,3 +42,31 @@ def test_other_schemes_are_ordered_by_last_write_then_name(tmp_path: Path) -> No
         "spans.jsonl.1",
     ]
     assert generations(tmp_path / "spans.jsonl")[-1] == tmp_path / "spans.jsonl"  # even missing
+
+
+def test_shifts_during_the_listing_never_hide_a_generation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus = tmp_path / "spans.jsonl"
+    for name in ("spans.jsonl.3", "spans.jsonl.2", "spans.jsonl.1", "spans.jsonl"):
+        (tmp_path / name).write_bytes(name.encode())
+    real_stat, shifts = os.stat, [0]
+
+    def stat_while_logrotate_shifts(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if shifts[0] < 200:  # logrotate (`rotate 3`) runs again and again meanwhile
+            shifts[0] += 1
+            os.unlink(f"{bus}.3")
+            for n in (2, 1):
+                os.rename(f"{bus}.{n}", f"{bus}.{n + 1}")
+            os.rename(bus, f"{bus}.1")
+            bus.write_bytes(b"%d" % shifts[0])
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat_while_logrotate_shifts)
+    chain = list_generations(bus)
+    monkeypatch.setattr(os, "stat", real_stat)
+    # One moment's chain, every generation once and in order: never one with a hole.
+    expected = [
+        tmp_path / n for n in ("spans.jsonl.3", "spans.jsonl.2", "spans.jsonl.1", "spans.jsonl")
+    ]
+    assert [(g.path, g.ino) for g in chain] == [(p, os.stat(p).st_ino) for p in expected]
