@@ -114,9 +114,9 @@ def _list_once(path: Path) -> list[Generation] | None:
         st = os.stat(path)  # read as the readers open it (through a symlink too)
         link = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
-        return chain
+        return None  # rotated since the read (its new name is not in it): read again
     if link.st_ino != live_ino:
-        return None  # rotated since the read: read again
+        return None
     live = Generation(path, st.st_dev, st.st_ino, st.st_mtime_ns)
     return [g for g in chain if (g.dev, g.ino) != (live.dev, live.ino)] + [live]
 
