@@ -46,6 +46,29 @@ def test_rename_rotation_under_load_loses_nothing(home: Path) -> None:
         assert agent.wait(10) == 0
 
 
+def test_numbered_rotations_while_the_agent_is_down_are_all_handled_once(home: Path) -> None:
+    bus = home / "spans.jsonl"
+    ids = write_spans(bus, opens(0, 5))
+    agent = start_agent(home, "roberts", "--from", "beginning")
+    try:
+        wait_for_lines(home / "commands.jsonl", 5, agent)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(10) == 0
+    ids += write_spans(bus, opens(5, 5))  # after its checkpoint, in the file it was reading
+    for generation in range(1, 4):  # deploy/logrotate.conf's numbered scheme, three times
+        _rotate_numbered(bus, generation - 1)
+        ids += write_spans(bus, opens(5 + generation * 5, 5))
+    agent = start_agent(home, "roberts")  # from its checkpoint, now in spans.jsonl.3
+    try:
+        wait_for_lines(home / "commands.jsonl", 25, agent)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(10) == 0
+    emitted = [c["id"] for c in read_jsonl(home / "commands.jsonl")]
+    assert emitted == [command_id("roberts", i, "call-to-order") for i in ids]  # once, in order
+
+
 def test_truncation_is_detected_logged_and_followed(home: Path) -> None:
     bus = home / "spans.jsonl"
     write_spans(bus, opens(0, 20))
