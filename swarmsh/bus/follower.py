@@ -301,7 +301,8 @@ class Follower(Generic[T]):
             # lock, every later one opens the new file: read this one to its end once more.
             if not wait_for_writers(self.path, self.writers_wait):
                 _log.warning(
-                    "%s: writers of %s kept its lock for %.1f s; leaving the rotated file anyway",
+                    "%s: %s.lock kept taken for %.1f s (or unreadable); leaving the rotated "
+                    "file anyway: a line a writer still appends to it would be missed",
                     self.reader,
                     self.path,
                     self.writers_wait,
