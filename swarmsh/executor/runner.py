@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import redirect_stdout
 from typing import Any
 
 import click
@@ -265,13 +267,20 @@ class Executor:
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
+            # What the command says is for a person at a terminal: the executor keeps it for
+            # its log. Written to our stdout (supervisord's pipe), a dead supervisord's EPIPE
+            # would make click call sys.exit() in the middle of the command.
+            said = io.StringIO()
             try:
-                self.root.main(args=argv, prog_name="swarmsh", standalone_mode=False, obj=state)
+                with redirect_stdout(said):
+                    self.root.main(args=argv, prog_name="swarmsh", standalone_mode=False, obj=state)
             except click.UsageError as exc:
                 outcome, error = REFUSED, f"{command.command}: {exc.format_message()}"
-            except Exception as exc:  # the command failed: retried, then dead-lettered
+            except (Exception, SystemExit) as exc:  # failed: retried, then dead-lettered
                 outcome, error = "failed", f"{type(exc).__name__}: {exc}"
                 span.record_exception(exc)
+            if said.getvalue():
+                _log.debug("command %s said: %s", command.id, said.getvalue().rstrip())
             span.set_attribute(attr.SWARM_COMMAND_OUTCOME, outcome)
             if outcome == EXECUTED:
                 span.set_status(Status(StatusCode.OK))

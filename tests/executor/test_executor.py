@@ -246,3 +246,31 @@ def test_a_failing_command_is_retried_then_dead_lettered(home: Path, executor: E
         if s["name"] == "swarmsh.command.execute"
     ]
     assert attempts == [1, 2, 3]
+
+
+def test_a_closed_stdout_neither_stops_the_executor_nor_spoils_the_command(home: Path) -> None:
+    """When supervisord dies, the executor's stdout is a pipe nobody reads: the in-process
+    CLI's words must not reach it (click answers EPIPE with sys.exit mid-command)."""
+    reader, writer = os.pipe()
+    os.close(reader)  # like a dead supervisord: every write to the pipe fails with EPIPE
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swarmsh.executor"],
+        env={**os.environ, "SWARMSH_HOME": str(home), "SWARMSH_BACKOFF_BASE_S": "0.05"},
+        stdout=writer,
+        stderr=writer,
+    )
+    os.close(writer)
+    try:
+        enqueue(
+            home,
+            next_command("first"),
+            next_command("second", args={"sprint": 43, "team": "alpha"}),
+        )
+        assert wait_settled(home, "second") == "executed"
+        assert proc.poll() is None, "the executor stopped"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    for cid in ("first", "second"):
+        spans = {s["name"]: s["status"] for s in spans_for(home, cid)}
+        assert spans == {"swarmsh.command.execute": "OK", "swarmsh.scrum.plan": "OK"}, spans
