@@ -1,23 +1,33 @@
-"""Crash torture: cascades through the supervised swarm while a chaos loop kill -9s its daemons.
+"""Crash torture: cascades through the supervised swarm while a chaos loop attacks it.
 
-The fast variant runs in the default suite; the long one (2,000 cascades, 30+ kills) runs with
-SWARMSH_SLOW=1 (or `make test-slow`).
+The chaos loop kill -9s daemons and supervisord itself, rotates the bus and the queue the way
+logrotate's numbered scheme does, and fills the disk the swarm's home lives on (a tmpfs of its
+own) for a moment. Every command must still run exactly once, and the agents' states must be
+those of an undisturbed run. The fast variant runs in the default suite; the long one (2,000
+cascades) runs with SWARMSH_SLOW=1 (or `make test-slow`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import random
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from swarmsh.agents.runner import command_id
+from swarmsh.bus.rotation import generations
 from swarmsh.store import StateStore
 from tests.agents.helpers import motion_cycle, write_spans
 from tests.conftest import read_jsonl
@@ -25,29 +35,139 @@ from tests.e2e.swarm import Swarm, running_swarm
 
 pytestmark = pytest.mark.e2e
 SLOW = os.environ.get("SWARMSH_SLOW") == "1"
+HOME_BYTES = 512 << 20  # the home's own disk: big enough for 2,000 cascades, small to fill
+
+
+@contextmanager
+def small_disk() -> Iterator[Path | None]:
+    """A tmpfs of its own for the swarm's home (owner-only), or None where mounting fails."""
+    mount = Path(tempfile.mkdtemp(prefix="swd-", dir="/tmp"))
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={HOME_BYTES},mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+    )
+    try:
+        yield mount if done.returncode == 0 else None
+    finally:
+        if done.returncode == 0:
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+        shutil.rmtree(mount, ignore_errors=True)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of `disk` with one file; delete it to give the space back."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):  # big blocks, then the last crumbs
+            block = b"\0" * size
+            try:
+                while os.write(fd, block):
+                    pass
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+    finally:
+        os.close(fd)
+    return filler
+
+
+def rotate(path: Path) -> None:
+    """What logrotate's numbered scheme does (without deleting any): .N→.N+1 … .1→.2, live→.1."""
+    numbered = sorted(
+        (int(p.name.rsplit(".", 1)[1]), p)
+        for p in path.parent.glob(path.name + ".*")
+        if p.name.rsplit(".", 1)[1].isdigit()
+    )
+    for number, old in reversed(numbered):
+        os.rename(old, path.with_name(f"{path.name}.{number + 1}"))
+    if path.exists():
+        os.rename(path, path.with_name(path.name + ".1"))
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:\tZ") for line in status)
+    except FileNotFoundError:
+        return False
 
 
 class Chaos(threading.Thread):
-    """Kills a random daemon with SIGKILL at random moments; supervisord restarts it."""
+    """Attacks the swarm at random moments; each kind of attack at least `minimum[kind]` times.
 
-    def __init__(self, swarm: Swarm, min_kills: int, seed: int) -> None:
+    kinds: kill -9 of a RUNNING daemon, kill -9 of supervisord (its daemons must follow it,
+    then a new supervisord starts them), a numbered rotation of the bus or the queue, and a
+    full disk for a moment. `quiet` is held while the test itself writes spans, so only the
+    swarm meets the full disk.
+    """
+
+    def __init__(self, swarm: Swarm, disk: Path | None, minimum: dict[str, int], seed: int) -> None:
         super().__init__(daemon=True)
-        self.swarm, self.min_kills, self.random = swarm, min_kills, random.Random(seed)
+        self.swarm, self.disk, self.minimum = swarm, disk, minimum
+        self.random = random.Random(seed)
         self.stop = threading.Event()
+        self.quiet = threading.Lock()
         self.kills: Counter[str] = Counter()
+        self.events: Counter[str] = Counter()
         self.error: BaseException | None = None
+
+    def _choose(self) -> str:
+        behind = [k for k, n in self.minimum.items() if self.events[k] < n]
+        if behind and self.random.random() < 0.3:
+            return self.random.choice(sorted(behind))
+        roll = self.random.random()
+        if roll < 0.06 and "supervisord kill" in self.minimum:
+            return "supervisord kill"
+        if roll < 0.14 and "disk full" in self.minimum:
+            return "disk full"
+        if roll < 0.30:
+            return "rotation"
+        return "daemon kill"
 
     def run(self) -> None:
         try:
             while not self.stop.wait(self.random.uniform(0.05, 0.4)):
-                # only RUNNING ones: one killed while starting would count as a failed start
-                running = [n for n, i in self.swarm.states().items() if i["statename"] == "RUNNING"]
-                if running:
-                    name = self.random.choice(sorted(running))
-                    os.kill(self.swarm.states()[name]["pid"], signal.SIGKILL)
-                    self.kills[name] += 1
+                kind = self._choose()
+                getattr(self, "_" + kind.replace(" ", "_"))()
+                self.events[kind] += 1
         except BaseException as exc:  # surfaced by the test
             self.error = exc
+
+    def _daemon_kill(self) -> None:
+        # only RUNNING ones: one killed while starting would count as a failed start
+        states = self.swarm.states()
+        running = sorted(n for n, i in states.items() if i["statename"] == "RUNNING")
+        if running:
+            name = self.random.choice(running)
+            os.kill(states[name]["pid"], signal.SIGKILL)
+            self.kills[name] += 1
+
+    def _supervisord_kill(self) -> None:
+        children = [i["pid"] for i in self.swarm.states().values() if i["pid"]]
+        assert self.swarm.process is not None
+        self.swarm.process.kill()
+        self.swarm.process.wait()
+        self.kills["supervisord"] += 1
+        deadline = time.monotonic() + 20
+        while any(alive(pid) for pid in children):
+            assert time.monotonic() < deadline, f"daemons outlived supervisord: {children}"
+            time.sleep(0.05)
+        self.swarm.start(timeout=60)
+
+    def _rotation(self) -> None:
+        name = ("spans.jsonl", "commands.jsonl")[self.events["rotation"] % 2]
+        rotate(self.swarm.home / name)
+        self.events[f"rotation of {name}"] += 1
+
+    def _disk_full(self) -> None:
+        assert self.disk is not None
+        with self.quiet:
+            filler = fill(self.disk)
+            try:
+                self.stop.wait(self.random.uniform(0.3, 1.5))
+            finally:
+                filler.unlink()
 
 
 def wait_until(what: str, done: Callable[[], bool], timeout: float) -> None:
@@ -57,32 +177,38 @@ def wait_until(what: str, done: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.2)
 
 
+def bus_spans(swarm: Swarm) -> list[dict[str, Any]]:
+    """Every span on the bus, rotated generations included."""
+    return [s for path in generations(swarm.home / "spans.jsonl") for s in read_jsonl(path)]
+
+
 def executed(swarm: Swarm) -> dict[str, list[dict[str, Any]]]:
     """OK spans carrying a command id, grouped by id."""
     by_id: dict[str, list[dict[str, Any]]] = {}
-    for span in swarm.spans():
+    for span in bus_spans(swarm):
         cid = span["attributes"].get("swarm.command.id")
         if cid and span["status"] == "OK" and span["name"] != "swarm.loop.iteration":
             by_id.setdefault(cid, []).append(span)
     return by_id
 
 
+def count_executed(swarm: Swarm, name: str) -> int:
+    return sum(1 for spans in executed(swarm).values() for s in spans if s["name"] == name)
+
+
 def run_cascades(swarm: Swarm, n: int, chaos: Chaos | None, timeout: float) -> dict[str, str]:
     """Drive n cascades in three waves; return {expected command id: kind}."""
     bus = swarm.home / "spans.jsonl"
+    quiet = chaos.quiet if chaos is not None else threading.Lock()
     expected: dict[str, str] = {}
     cycles = [s for i in range(1, n + 1) for s in motion_cycle(f"s{i}", f"meet{i}", i, "t")]
-    ids = write_spans(bus, cycles)
+    with quiet:
+        ids = write_spans(bus, cycles)
     for i in range(n):
         expected[command_id("roberts", ids[4 * i], "call-to-order")] = "call-to-order"
         expected[command_id("roberts", ids[4 * i + 3], "sprint-plan")] = "plan"
     wait_until(
-        "every sprint planned",
-        lambda: (
-            sum(1 for s in executed(swarm).values() for x in s if x["name"] == "swarmsh.scrum.plan")
-            >= n
-        ),
-        timeout,
+        "every sprint planned", lambda: count_executed(swarm, "swarmsh.scrum.plan") >= n, timeout
     )
 
     reviews = [
@@ -97,17 +223,13 @@ def run_cascades(swarm: Swarm, n: int, chaos: Chaos | None, timeout: float) -> d
         )
         for i in range(1, n + 1)
     ]
-    ids = write_spans(bus, reviews)
+    with quiet:
+        ids = write_spans(bus, reviews)
     for i in range(n):
         expected[command_id("scrum", ids[i], "defect-project")] = "define"
     wait_until(
         "every lean project defined",
-        lambda: (
-            sum(
-                1 for s in executed(swarm).values() for x in s if x["name"] == "swarmsh.lean.define"
-            )
-            >= n
-        ),
+        lambda: count_executed(swarm, "swarmsh.lean.define") >= n,
         timeout,
     )
 
@@ -123,7 +245,8 @@ def run_cascades(swarm: Swarm, n: int, chaos: Chaos | None, timeout: float) -> d
                 {**p, "lean.phase": "control", "lean.process_changes": ["pair review"]},
             ),
         ]
-    ids = write_spans(bus, dmaic)
+    with quiet:
+        ids = write_spans(bus, dmaic)
     for i in range(n):
         expected[command_id("lean", ids[4 * i + 3], "ratify-process-change")] = "ratify"
     wait_until(
@@ -139,7 +262,7 @@ def run_cascades(swarm: Swarm, n: int, chaos: Chaos | None, timeout: float) -> d
 def first_ratify_open(swarm: Swarm) -> dict[str, Any]:
     opens = [
         s
-        for s in swarm.spans()
+        for s in bus_spans(swarm)
         if s["name"] == "swarmsh.roberts.open"
         and s["status"] == "OK"
         and s["attributes"]["roberts.motion_id"].startswith("ratify-")
@@ -147,12 +270,34 @@ def first_ratify_open(swarm: Swarm) -> dict[str, Any]:
     return min(opens, key=lambda s: s["timestamp"])
 
 
-def check(swarm: Swarm, n: int, expected: dict[str, str]) -> None:
+def explain(swarm: Swarm, cid: str) -> str:
+    """Everything the swarm recorded of one command: for a failure's message."""
+    lines = [f"command {cid}:"]
+    for path in generations(swarm.home / "spans.jsonl"):
+        for span in read_jsonl(path):
+            if span["attributes"].get("swarm.command.id") == cid:
+                lines.append(
+                    f"  {path.name}: {span['name']} {span['status']} {span['span_id']}"
+                    f" parent={span['parent_span_id']} attempt="
+                    f"{span['attributes'].get('swarm.command.attempt')}"
+                )
+    for log in sorted((swarm.base / "var").glob("*.log")):
+        lines += [f"  {log.name}: {line}" for line in log.read_text().splitlines() if cid in line]
+    if os.environ.get("SWARMSH_TORTURE_LOGS"):
+        lines += (swarm.base / "var" / "executor.log").read_text().splitlines()
+    return "\n".join(lines)
+
+
+def check(swarm: Swarm, n: int, expected: dict[str, str]) -> tuple[int, int]:
+    """Assert every expected command ran exactly once and nothing else ran; (lost, duplicated)."""
     runs = executed(swarm)
-    duplicates = {cid: len(spans) for cid, spans in runs.items() if len(spans) != 2}
-    assert duplicates == {}, f"commands not run exactly once (execute + CLI span): {duplicates}"
-    assert set(runs) == set(expected), "a command ran that nobody asked for, or one is missing"
-    for spans in runs.values():
+    duplicated = {cid: len(spans) for cid, spans in runs.items() if len(spans) > 2}
+    lost = set(expected) - set(runs)
+    assert duplicated == {}, f"commands run more than once (execute + CLI span): {duplicated}"
+    assert lost == set(), f"commands never run: {sorted(expected[c] for c in lost)}"
+    assert set(runs) == set(expected), "a command ran that nobody asked for"
+    for cid, spans in runs.items():
+        assert len(spans) == 2, explain(swarm, cid)
         execute = next(s for s in spans if s["name"] == "swarmsh.command.execute")
         [cli] = [s for s in spans if s is not execute]
         assert cli["parent_span_id"] == execute["span_id"]
@@ -180,31 +325,57 @@ def check(swarm: Swarm, n: int, expected: dict[str, str]) -> None:
     assert [read_jsonl(p) for p in letters] == [[] for _ in letters], (
         "nothing should be dead-lettered"
     )
+    return len(lost), len(duplicated)
 
 
 @pytest.mark.parametrize(
-    ("cascades", "min_kills"),
-    [pytest.param(2000, 30, marks=pytest.mark.slow) if SLOW else pytest.param(40, 3)],
-)
-def test_crash_torture(cascades: int, min_kills: int) -> None:
-    with running_swarm() as swarm:
-        chaos = Chaos(swarm, min_kills, seed=cascades)
-        chaos.start()
-        began = time.monotonic()
-        try:
-            expected = run_cascades(swarm, cascades, chaos, timeout=600 if SLOW else 120)
-        finally:
-            chaos.stop.set()
-            chaos.join(60)
-        assert chaos.error is None, chaos.error
-        swarm.wait_running(timeout=60)
-        check(swarm, cascades, expected)
-        kills = sum(chaos.kills.values())
-        print(
-            f"\ntorture: {cascades} cascades, {len(expected)} commands checked, {kills} kills while they ran "
-            f"{dict(chaos.kills)}, duplicates 0, lost 0, {time.monotonic() - began:.0f}s"
+    ("cascades", "minimum"),
+    [
+        pytest.param(
+            2000,
+            {"daemon kill": 60, "supervisord kill": 5, "rotation": 20, "disk full": 10},
+            marks=pytest.mark.slow,
         )
-        assert kills >= min_kills
+        if SLOW
+        else pytest.param(
+            100, {"daemon kill": 4, "supervisord kill": 1, "rotation": 4, "disk full": 2}
+        )
+    ],
+)
+def test_crash_torture(cascades: int, minimum: dict[str, int]) -> None:
+    with small_disk() as disk:
+        if disk is None:
+            minimum = {k: v for k, v in minimum.items() if k != "disk full"}  # cannot mount here
+        env = {"SWARMSH_HOME": str(disk)} if disk is not None else {}
+        with running_swarm(env) as swarm:
+            if disk is not None:
+                swarm.home = disk
+            chaos = Chaos(swarm, disk, minimum, seed=cascades)
+            chaos.start()
+            began = time.monotonic()
+            try:
+                expected = run_cascades(swarm, cascades, chaos, timeout=900 if SLOW else 180)
+                # the chaos goes on until every kind of attack has happened often enough
+                wait_until(
+                    "every kind of attack",
+                    lambda: (
+                        all(chaos.events[k] >= n for k, n in minimum.items())
+                        or chaos.error is not None
+                    ),
+                    120,
+                )
+            finally:
+                chaos.stop.set()
+                chaos.join(90)
+            assert chaos.error is None, chaos.error
+            swarm.wait_running(timeout=60)
+            lost, duplicated = check(swarm, cascades, expected)
+            attacks = {k: v for k, v in sorted(chaos.events.items())}
+            print(
+                f"\ntorture: {cascades} cascades, {len(expected)} commands checked, "
+                f"kills {dict(sorted(chaos.kills.items()))}, attacks {attacks}, "
+                f"lost {lost}, duplicated {duplicated}, {time.monotonic() - began:.0f}s"
+            )
 
 
 def test_graceful_stop_under_load_loses_and_duplicates_nothing() -> None:
