@@ -200,6 +200,9 @@ def run_daemon(
         install_stop_handlers(stop, daemon.wakeup)
         try:
             daemon.run(stop)
+        except SwarmshError as exc:  # e.g. a corrupt state file: no retry helps, a person must
+            _log.critical("%s", exc)
+            raise SystemExit(exc.exit_code) from None
         finally:
             daemon.close()
             telemetry.shutdown()

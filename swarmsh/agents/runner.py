@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,9 +23,10 @@ from swarmsh.bus.position import Position
 from swarmsh.bus.records import MAX_DEPTH, CommandSource, NextCommand, SpanRecord, dumps_line
 from swarmsh.bus.writer import JsonlWriter
 from swarmsh.config import ENV_DEFECT_THRESHOLD, Paths, env_float
-from swarmsh.errors import BusWriteError, MalformedRecord
+from swarmsh.errors import MalformedRecord
+from swarmsh.patience import INFRASTRUCTURE_ERRORS, NEVER, until_done
 from swarmsh.semconv._generated import attributes as attr
-from swarmsh.store import CommandEntry, StateStore, StoreCorrupt, encode
+from swarmsh.store import CommandEntry, StateStore, encode
 from swarmsh.telemetry import Telemetry
 
 _log = logging.getLogger(__name__)
@@ -34,30 +34,12 @@ _log = logging.getLogger(__name__)
 ENV_RETENTION = "SWARMSH_RETENTION_S"
 DEFAULT_RETENTION_S = 7 * 24 * 3600.0
 POLL_TIMEOUT_S = 1.0
-RETRY_MAX_S = 5.0
 ITERATION_SPAN = "swarm.loop.iteration"
 _OK = Status(StatusCode.OK)
 CACHE_ENTRIES = 4096  # bounded: the agent must stay small (see benchmarks: memory)
 # Every span name the registry defines: an agent ignores the known ones it has no rule for
 # and dead-letters names under its prefix that nobody defines.
 KNOWN_SPANS = frozenset(v for k, v in vars(attr).items() if k.startswith("SPAN_"))
-# Failures of the machine, not of the input (a full disk, an I/O error, a locked database):
-# an agent waits them out, with backoff, and carries on where it was.
-TRANSIENT = (BusWriteError, OSError, sqlite3.OperationalError)
-
-
-def patiently(what: str, action: Callable[[], object], stop: threading.Event) -> bool:
-    """Run `action` until no transient failure stops it; False if `stop` was set first."""
-    delay = 0.1
-    while True:
-        try:
-            action()
-            return True
-        except TRANSIENT as exc:
-            _log.error("cannot %s (%s); retrying in %.1fs", what, exc, delay)
-            if stop.wait(delay):
-                return False
-            delay = min(delay * 2, RETRY_MAX_S)
 
 
 def _what(exc: BaseException) -> str:
@@ -89,11 +71,13 @@ def _open_store(path: Path) -> StateStore:
     """The agent's store, once the disk lets us open it (a corrupt file raises StoreCorrupt).
     Nothing can ask us to stop yet: SIGTERM still ends the process at once."""
     opened: list[StateStore] = []
-    patiently(f"open {path}", lambda: opened.append(StateStore(path, durable=True)), _NEVER)
+
+    def open_it() -> bool:
+        opened.append(StateStore(path, durable=True))
+        return True
+
+    until_done(open_it, NEVER, what=f"open {path}")
     return opened[0]
-
-
-_NEVER = threading.Event()
 
 
 def command_id(agent: str, source_span_id: str, rule: str) -> str:
@@ -181,19 +165,25 @@ class AgentRunner:
             # Remember where we began at once: a crash before the first batch's commit
             # must resume here, not at whatever the bus's end is by then.
             position = self._committed.to_dict()
-            patiently("commit the start", lambda: self.store.commit(self.reader, position), _NEVER)
 
-    def _prefetch(self, keys: set[str]) -> None:
+            def commit_start() -> bool:
+                self.store.commit(self.reader, position)
+                return True
+
+            until_done(commit_start, NEVER, what="commit the start")
+
+    def _prefetch(self, keys: set[str]) -> bool:
         """Load the entities a batch touches that the cache lacks: one query, not one a span."""
         missing = [key for key in keys if key not in self._cache]
         if not missing:
-            return
+            return True
         if len(self._cache) + len(missing) > CACHE_ENTRIES:
             self._cache.clear()  # crude but bounded; the store has everything
             missing = list(keys)
         found = self.store.get(missing)
         for key in missing:
             self._cache[key] = found.get(key)  # None: known to be new
+        return True
 
     def _states(self, keys: tuple[str, ...], batch: _Batch) -> dict[str, EntityState]:
         """The entities' states: this batch's updates, else the (prefetched) cache."""
@@ -366,7 +356,7 @@ class AgentRunner:
             elif record.status not in agent.acted_on:  # ERROR: the action failed, nothing to do
                 batch.counters["failed_actions"] += 1
         keys = {key for event in events for key in event.keys}
-        if not patiently("read entity states", lambda: self._prefetch(keys), stop):
+        if not until_done(lambda: self._prefetch(keys), stop, what="read entity states"):
             return False
         for event in events:
             try:
@@ -379,7 +369,7 @@ class AgentRunner:
         queued = not batch.commands
         lines = [dumps_line(c.to_dict()) for c in batch.commands]
 
-        def write_and_commit() -> None:
+        def write_and_commit() -> bool:
             nonlocal queued
             if not queued:
                 self.queue.append(lines)
@@ -393,8 +383,9 @@ class AgentRunner:
                 [CommandEntry(c.id, c.command, "emitted") for c in batch.commands],
                 counters=batch.counters,
             )
+            return True
 
-        if not patiently("make the batch durable", write_and_commit, stop):
+        if not until_done(write_and_commit, stop, what="make the batch durable"):
             return False
         self._committed = position
         self._cache.update(batch.updates)  # we are the store's only writer
@@ -406,7 +397,7 @@ class AgentRunner:
         self._last_prune = now
         try:
             removed = self.store.prune(now - self.retention_s)
-        except TRANSIENT as exc:  # a full disk: try again at the next interval
+        except INFRASTRUCTURE_ERRORS as exc:  # a full disk: try again at the next interval
             _log.warning("cannot prune the state store (%s); will try again", exc)
             return
         self._cache.clear()
@@ -415,23 +406,16 @@ class AgentRunner:
 
     def run(self, stop: threading.Event) -> None:
         _log.info("agent %s following %s", self.agent.name, self.paths.bus)
-        try:
-            self._follow(stop)
-        except StoreCorrupt as exc:  # no retry can help: say what to do, without a traceback
-            _log.critical("%s", exc)
-            raise SystemExit(exc.exit_code) from None
+        items: list[tuple[SpanRecord, Position]] | None = None
 
-    def _follow(self, stop: threading.Event) -> None:
-        delay = 0.1
+        def read() -> bool:  # the bus unreadable for a while (I/O error, permissions)
+            nonlocal items
+            items = self.follower.poll(POLL_TIMEOUT_S)
+            return True
+
         while not stop.is_set():
-            try:
-                items = self.follower.poll(POLL_TIMEOUT_S)
-            except OSError as exc:  # the bus unreadable for a while (I/O error, permissions)
-                _log.error("cannot read %s (%s); retrying in %.1fs", self.paths.bus, exc, delay)
-                stop.wait(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
-                continue
-            delay = 0.1
+            if not until_done(read, stop, what=f"read {self.paths.bus}"):
+                break
             if items:
                 if not self.process(items, stop):
                     break

@@ -21,11 +21,10 @@ from swarmsh.bus.position import Position
 from swarmsh.bus.records import NextCommand
 from swarmsh.config import ENV_MAX_DEPTH, Paths, env_float, env_int
 from swarmsh.errors import BusWriteError, CommandRejected
-from swarmsh.executor.backoff import compute_backoff
 from swarmsh.executor.ledger import bus_position, command_ran, commands_ran
-from swarmsh.executor.patience import INFRASTRUCTURE_ERRORS, until_done
 from swarmsh.executor.validate import build_argv
 from swarmsh.failpoints import failpoint
+from swarmsh.patience import INFRASTRUCTURE_ERRORS, compute_backoff, until_done
 from swarmsh.semconv._generated import attributes as attr
 from swarmsh.store import CommandEntry, StateStore, StoreCorrupt
 from swarmsh.telemetry import Telemetry
@@ -358,14 +357,7 @@ class Executor:
     # -- the loop --------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        try:
-            self._follow(stop)
-        except StoreCorrupt as exc:  # no retry can help: say what to do, without a traceback
-            _log.critical("%s", exc)
-            raise SystemExit(exc.exit_code) from None
-
-    def _follow(self, stop: threading.Event) -> None:
-        if self._open_pending and not self._retrying(self._open, stop):
+        if self._open_pending and not self._retrying(self._open, stop, "open the ledger"):
             return
         _log.info("executor following %s", self.paths.queue)
         items: list[tuple[NextCommand, Position]] = []
@@ -375,17 +367,16 @@ class Executor:
             return True
 
         while not stop.is_set():
-            if not self._retrying(read, stop):
+            if not self._retrying(read, stop, f"read {self.paths.queue}"):
                 return
             for command, position in items:
                 step = functools.partial(self._handle_parking_bugs, command, position, stop)
-                if not self._retrying(step, stop):
+                if not self._retrying(step, stop, f"settle command {command.id}"):
                     return  # stopping: the uncommitted commands are read again at the next start
             if self.follower.position != self._committed:
                 # also covers skipped lines
-                if not self._retrying(
-                    functools.partial(self._commit_position, self.follower.position), stop
-                ):
+                commit = functools.partial(self._commit_position, self.follower.position)
+                if not self._retrying(commit, stop, "commit the queue position"):
                     return
 
     def _handle_parking_bugs(
@@ -401,7 +392,7 @@ class Executor:
             self._settle(command, position, DEADLETTERED, {"error": repr(exc)}, deadlettered=1)
             return True
 
-    def _retrying(self, step: Callable[[], bool], stop: threading.Event) -> bool:
+    def _retrying(self, step: Callable[[], bool], stop: threading.Event, what: str) -> bool:
         """`until_done`, with the ledger reopened before each try if an error dropped it."""
 
         def step_on_an_open_ledger() -> bool:
@@ -411,6 +402,7 @@ class Executor:
         return until_done(
             step_on_an_open_ledger,
             stop,
+            what=what,
             base=self.backoff_base,
             on_failure=self._forget_broken_store,
         )

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from swarmsh.errors import BusWriteError, CommandRejected
-from swarmsh.executor.patience import until_done
+from swarmsh.patience import until_done
 
 
 class Step:
