@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from swarmsh.bus.position import FileIdentity, Position
+from swarmsh.bus.position import FileIdentity, Position, end_of
+from swarmsh.bus.rotation import generations
 from swarmsh.config import Paths
 from swarmsh.fsutil import write_atomic
 from swarmsh.supervisor import PROGRAMS
@@ -29,15 +30,14 @@ def mark_path(state_dir: Path) -> Path:
 
 
 def bus_position(bus: Path) -> Position:
-    """The bus's identity and current end; a missing bus is inode 0 ("all of it is new")."""
-    try:
-        fd = os.open(bus, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return Position(FileIdentity(0, 0, 0, ""), 0)
-    try:
-        return Position(FileIdentity.of_fd(fd), os.fstat(fd).st_size)
-    finally:
-        os.close(fd)
+    """Where the bus ends now. With no live file, the end of its newest rotated generation
+    (a first start must not read those again); with no file at all, inode 0 ("all of it is
+    new")."""
+    for path in reversed(generations(bus)):
+        position = end_of(path)
+        if position is not None:
+            return position
+    return Position(FileIdentity(0, 0, 0, ""), 0)
 
 
 def record(state_dir: Path, bus: Path) -> Position:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from swarmsh.fsutil import open_file
 
 FINGERPRINT_BYTES = 128
 
@@ -63,3 +66,16 @@ class Position:
             int(raw["dev"]), int(raw["ino"]), int(raw["fp_len"]), str(raw["fingerprint"])
         )
         return cls(identity, int(raw["offset"]))
+
+
+def end_of(path: Path) -> Position | None:
+    """Where the file at `path` ends now, with its identity; None when there is no file.
+    A file we would not open for reading (a symlink, a FIFO) raises `UnsafePath`."""
+    try:
+        fd = open_file(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        return Position(FileIdentity.of_fd(fd), os.fstat(fd).st_size)
+    finally:
+        os.close(fd)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from swarmsh.bus.position import FileIdentity, Position
+from swarmsh.bus.position import FileIdentity, Position, end_of
 from swarmsh.bus.records import SpanRecord
 from swarmsh.bus.rotation import generations
 from swarmsh.errors import MalformedRecord
@@ -91,14 +91,12 @@ def _open(path: Path) -> int | None:
 
 
 def bus_position(bus: Path) -> Position | None:
-    """The bus's identity and size now (None when there is no bus yet)."""
-    fd = _open(bus)
-    if fd is None:
-        return None
+    """The bus's identity and size now (None when there is no bus yet, or none we trust)."""
     try:
-        return Position(FileIdentity.of_fd(fd), os.fstat(fd).st_size)
-    finally:
-        os.close(fd)
+        return end_of(bus)
+    except UnsafePath as exc:
+        _log.warning("no bus position for the intent: %s", exc)
+        return None
 
 
 def command_ran(bus: Path, command_id: str, command: str, since: Position | None) -> bool:
