@@ -3,8 +3,6 @@ are no attempts of the command, it stays up, and the command runs once when they
 
 from __future__ import annotations
 
-import errno
-import os
 import shutil
 import signal
 import subprocess
@@ -18,6 +16,7 @@ import pytest
 
 from swarmsh.store import StateStore
 from tests.conftest import read_jsonl
+from tests.diskfull import fill, small_disk
 from tests.executor.test_executor import (
     enqueue,
     letter_command_id,
@@ -102,37 +101,10 @@ def test_an_unwritable_bus_is_retried_until_stopped_not_dead_lettered(home: Path
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
+def disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs: a disk the test can fill and free."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Take every free block of `disk` with a filler file."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        block = b"\0" * PAGE
-        while True:
-            try:
-                os.write(fd, block)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-                break
-    finally:
-        os.close(fd)
-    return filler
+    with small_disk(tmp_path / "disk") as mounted:
+        yield mounted
 
 
 def enqueue_into_slack(home: Path, command: dict[str, Any]) -> None:
@@ -142,14 +114,14 @@ def enqueue_into_slack(home: Path, command: dict[str, Any]) -> None:
     enqueue(home, command)
 
 
-def test_a_full_disk_while_running_is_ridden_out(small_disk: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    home = small_disk / "home"
+def test_a_full_disk_while_running_is_ridden_out(disk: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    home = disk / "home"
     monkeypatch.setenv("SWARMSH_HOME", str(home))
     enqueue(home, next_command("warm"))
     out = Output(start_executor(home))
     try:
         assert wait_settled(home, "warm") == "executed"
-        filler = fill(small_disk)
+        filler = fill(disk)
         enqueue_into_slack(home, next_command("full"))
         out.wait_for(lambda text: text.count(RETRY_LINE) >= 3)  # the ledger cannot grow
         assert out.proc.poll() is None
@@ -164,10 +136,10 @@ def test_a_full_disk_while_running_is_ridden_out(small_disk: Path, monkeypatch) 
 
 
 def test_a_full_disk_at_start_up_with_a_fresh_ledger_is_ridden_out(
-    small_disk: Path,
+    disk: Path,
     monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    home = small_disk / "home"
+    home = disk / "home"
     monkeypatch.setenv("SWARMSH_HOME", str(home))
     enqueue(home, next_command("warm"))
     out = Output(start_executor(home))
@@ -178,7 +150,7 @@ def test_a_full_disk_at_start_up_with_a_fresh_ledger_is_ridden_out(
     for name in ("executor.db", "executor.db-wal", "executor.db-shm"):
         (home / "state" / name).unlink(missing_ok=True)  # the ledger is lost, too
     enqueue_into_slack(home, next_command("late"))
-    filler = fill(small_disk)
+    filler = fill(disk)
     out = Output(start_executor(home))
     try:
         out.wait_for(lambda text: text.count(RETRY_LINE) >= 3)  # no ledger can be created
@@ -193,16 +165,16 @@ def test_a_full_disk_at_start_up_with_a_fresh_ledger_is_ridden_out(
 
 
 def test_a_refusal_on_a_full_disk_is_reported_once_when_space_returns(
-    small_disk: Path,
+    disk: Path,
     monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    home = small_disk / "home"
+    home = disk / "home"
     monkeypatch.setenv("SWARMSH_HOME", str(home))
     enqueue(home, next_command("warm"))
     out = Output(start_executor(home))
     try:
         assert wait_settled(home, "warm") == "executed"
-        filler = fill(small_disk)
+        filler = fill(disk)
         enqueue_into_slack(home, next_command("bad", command="swarmsh.roberts.impeach", args={}))
         out.wait_for(lambda text: text.count(RETRY_LINE) >= 3)  # no room for the dead letter
         assert out.proc.poll() is None

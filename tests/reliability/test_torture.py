@@ -9,18 +9,15 @@ cascades) runs with SWARMSH_SLOW=1 (or `make test-slow`).
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,45 +28,12 @@ from swarmsh.bus.rotation import generations
 from swarmsh.store import StateStore
 from tests.agents.helpers import motion_cycle, write_spans
 from tests.conftest import read_jsonl
+from tests.diskfull import fill, free, tmpfs
 from tests.e2e.swarm import Swarm, running_swarm
 
 pytestmark = pytest.mark.e2e
 SLOW = os.environ.get("SWARMSH_SLOW") == "1"
-HOME_BYTES = 512 << 20  # the home's own disk: big enough for 2,000 cascades, small to fill
-
-
-@contextmanager
-def small_disk() -> Iterator[Path | None]:
-    """A tmpfs of its own for the swarm's home (owner-only), or None where mounting fails."""
-    mount = Path(tempfile.mkdtemp(prefix="swd-", dir="/tmp"))
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={HOME_BYTES},mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-    )
-    try:
-        yield mount if done.returncode == 0 else None
-    finally:
-        if done.returncode == 0:
-            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-        shutil.rmtree(mount, ignore_errors=True)
-
-
-def fill(disk: Path) -> Path:
-    """Take every free byte of `disk` with one file; delete it to give the space back."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for size in (1 << 20, 4096, 1):  # big blocks, then the last crumbs
-            block = b"\0" * size
-            try:
-                while os.write(fd, block):
-                    pass
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-    finally:
-        os.close(fd)
-    return filler
+HOME_SIZE = "512m"  # the home's own disk: big enough for 2,000 cascades, small to fill
 
 
 def rotate(path: Path) -> None:
@@ -163,11 +127,11 @@ class Chaos(threading.Thread):
     def _disk_full(self) -> None:
         assert self.disk is not None
         with self.quiet:
-            filler = fill(self.disk)
+            fill(self.disk)
             try:
                 self.stop.wait(self.random.uniform(0.3, 1.5))
             finally:
-                filler.unlink()
+                free(self.disk)
 
 
 def wait_until(what: str, done: Callable[[], bool], timeout: float) -> None:
@@ -343,39 +307,45 @@ def check(swarm: Swarm, n: int, expected: dict[str, str]) -> tuple[int, int]:
     ],
 )
 def test_crash_torture(cascades: int, minimum: dict[str, int]) -> None:
-    with small_disk() as disk:
-        if disk is None:
-            minimum = {k: v for k, v in minimum.items() if k != "disk full"}  # cannot mount here
-        env = {"SWARMSH_HOME": str(disk)} if disk is not None else {}
-        with running_swarm(env) as swarm:
-            if disk is not None:
-                swarm.home = disk
-            chaos = Chaos(swarm, disk, minimum, seed=cascades)
-            chaos.start()
-            began = time.monotonic()
-            try:
-                expected = run_cascades(swarm, cascades, chaos, timeout=900 if SLOW else 180)
-                # the chaos goes on until every kind of attack has happened often enough
-                wait_until(
-                    "every kind of attack",
-                    lambda: (
-                        all(chaos.events[k] >= n for k, n in minimum.items())
-                        or chaos.error is not None
-                    ),
-                    120,
-                )
-            finally:
-                chaos.stop.set()
-                chaos.join(90)
-            assert chaos.error is None, chaos.error
-            swarm.wait_running(timeout=60)
-            lost, duplicated = check(swarm, cascades, expected)
-            attacks = {k: v for k, v in sorted(chaos.events.items())}
-            print(
-                f"\ntorture: {cascades} cascades, {len(expected)} commands checked, "
-                f"kills {dict(sorted(chaos.kills.items()))}, attacks {attacks}, "
-                f"lost {lost}, duplicated {duplicated}, {time.monotonic() - began:.0f}s"
+    mount = Path(tempfile.mkdtemp(prefix="swd-", dir="/tmp"))
+    try:
+        with tmpfs(mount, HOME_SIZE) as mounted:
+            if not mounted:
+                minimum = {k: v for k, v in minimum.items() if k != "disk full"}
+            torture(cascades, minimum, mount if mounted else None)
+    finally:
+        shutil.rmtree(mount, ignore_errors=True)
+
+
+def torture(cascades: int, minimum: dict[str, int], disk: Path | None) -> None:
+    """Run the cascades under chaos, then check that each command ran exactly once."""
+    with running_swarm({"SWARMSH_HOME": str(disk)} if disk else {}) as swarm:
+        if disk is not None:
+            swarm.home = disk
+        chaos = Chaos(swarm, disk, minimum, seed=int(os.environ.get("SWARMSH_SEED", cascades)))
+        chaos.start()
+        began = time.monotonic()
+        try:
+            expected = run_cascades(swarm, cascades, chaos, timeout=900 if SLOW else 180)
+            # the chaos goes on until every kind of attack has happened often enough
+            wait_until(
+                "every kind of attack",
+                lambda: (
+                    all(chaos.events[k] >= n for k, n in minimum.items()) or chaos.error is not None
+                ),
+                120,
             )
+        finally:
+            chaos.stop.set()
+            chaos.join(90)
+        assert chaos.error is None, chaos.error
+        swarm.wait_running(timeout=60)
+        lost, duplicated = check(swarm, cascades, expected)
+        print(
+            f"\ntorture: {cascades} cascades, {len(expected)} commands checked, "
+            f"kills {dict(sorted(chaos.kills.items()))}, attacks {dict(sorted(chaos.events.items()))}, "
+            f"lost {lost}, duplicated {duplicated}, {time.monotonic() - began:.0f}s"
+        )
 
 
 def test_graceful_stop_under_load_loses_and_duplicates_nothing() -> None:
