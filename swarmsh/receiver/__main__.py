@@ -1,0 +1,5 @@
+"""`python -m swarmsh.receiver`."""
+
+from swarmsh.receiver.main import main
+
+main()
