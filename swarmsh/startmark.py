@@ -20,7 +20,7 @@ from swarmsh.bus.position import FileIdentity, Position, end_of
 from swarmsh.bus.rotation import generations
 from swarmsh.config import Paths
 from swarmsh.fsutil import write_atomic
-from swarmsh.supervisor import PROGRAMS
+from swarmsh.supervisor import READERS
 
 MARK_FILE = "start.json"
 
@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
         except ValueError:
             print(USAGE, file=sys.stderr)
             return 2
-        if waiting := settle(paths.state, PROGRAMS, timeout):
+        if waiting := settle(paths.state, READERS, timeout):
             late = ", ".join(waiting)
             print(f"no start committed yet by {late}; the mark stays", file=sys.stderr)
         return 0

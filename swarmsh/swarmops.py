@@ -14,6 +14,7 @@ from swarmsh.daemon import lock_holder
 from swarmsh.errors import SwarmshError
 from swarmsh.supervisor import (
     PROGRAMS,
+    READERS,
     RUNNING,
     ProcessInfo,
     SupervisorClient,
@@ -90,7 +91,7 @@ def wait_started(paths: Paths, client: SupervisorClient, timeout: float) -> list
         except SupervisorError:
             infos = []
         down = [f"{p.name}={p.state}" for p in infos if p.state != RUNNING]
-        waiting = [n for n in PROGRAMS if not startmark.committed(paths.state, n)]
+        waiting = [n for n in READERS if not startmark.committed(paths.state, n)]
         if infos and not down and not waiting:
             return infos
         if time.monotonic() > deadline:
