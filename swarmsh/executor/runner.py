@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import functools
-import io
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from contextlib import redirect_stdout
 from typing import Any
-
-import click
-from opentelemetry.trace import Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from swarmsh.bus.deadletter import DeadLetterWriter
 from swarmsh.bus.follower import Follower
@@ -21,6 +15,7 @@ from swarmsh.bus.position import Position
 from swarmsh.bus.records import NextCommand
 from swarmsh.config import ENV_MAX_DEPTH, Paths, env_float, env_int
 from swarmsh.errors import BusWriteError, CommandRejected
+from swarmsh.executor.invoke import EXECUTED, REFUSED, record_refusal, run_command
 from swarmsh.executor.ledger import bus_position, command_ran, commands_ran
 from swarmsh.executor.validate import build_argv
 from swarmsh.failpoints import failpoint
@@ -38,10 +33,10 @@ DEFAULT_MAX_DEPTH = 16
 DEFAULT_MAX_ATTEMPTS = 4
 POLL_TIMEOUT_S = 1.0
 
-# Ledger statuses: `started` is the intent recorded before running; the rest are final.
-STARTED, EXECUTED, REFUSED, DEADLETTERED = "started", "executed", "refused", "deadlettered"
+# Ledger statuses: `started` is the intent recorded before running; the rest (executed and
+# refused, as the run's outcome, and deadlettered) are final.
+STARTED, DEADLETTERED = "started", "deadlettered"
 _REFUSAL, _DEAD_LETTER = "refusal", "dead letter"
-_propagator = TraceContextTextMapPropagator()
 
 
 class Executor:
@@ -244,61 +239,21 @@ class Executor:
         return True
 
     def _run_once(self, command: NextCommand, argv: list[str], attempt: int) -> tuple[str, str]:
-        from swarmsh.cli.context import CliState
-
-        tracer = self.telemetry.tracer
-        parent = _propagator.extract({"traceparent": command.traceparent})
-        attributes: dict[str, Any] = {
-            attr.SWARM_AGENT: command.agent,
-            attr.SWARM_COMMAND: command.command,
-            attr.SWARM_COMMAND_ID: command.id,
-            attr.SWARM_LOOP_DEPTH: command.depth,
-            attr.SWARM_COMMAND_ATTEMPT: attempt,
-        }
-        state = CliState.for_executor(
-            self.telemetry, str(self.paths.home), command.id, command.depth
-        )
-        outcome, error = EXECUTED, ""
-        with tracer.start_as_current_span(
-            "swarmsh.command.execute",
-            context=parent,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            # What the command says is for a person at a terminal: the executor keeps it for
-            # its log. Written to our stdout (supervisord's pipe), a dead supervisord's EPIPE
-            # would make click call sys.exit() in the middle of the command.
-            said = io.StringIO()
-            try:
-                with redirect_stdout(said):
-                    self.root.main(args=argv, prog_name="swarmsh", standalone_mode=False, obj=state)
-            except click.UsageError as exc:
-                outcome, error = REFUSED, f"{command.command}: {exc.format_message()}"
-            except (Exception, SystemExit) as exc:  # failed: retried, then dead-lettered
-                outcome, error = "failed", f"{type(exc).__name__}: {exc}"
-                span.record_exception(exc)
-            if said.getvalue():
-                _log.debug("command %s said: %s", command.id, said.getvalue().rstrip())
-            span.set_attribute(attr.SWARM_COMMAND_OUTCOME, outcome)
-            if outcome == EXECUTED:
-                span.set_status(Status(StatusCode.OK))
-            else:
-                span.set_status(Status(StatusCode.ERROR, error))
+        run = run_command(self.root, self.telemetry, str(self.paths.home), command, argv, attempt)
         failpoint("executor-before-flush")
         # CLI span + execute span: one write. If it fails (BusWriteError), nothing of this
         # run was recorded, so it did not happen: the caller retries it, as no attempt.
         self.telemetry.flush_bus(keep_on_error=False)
         failpoint("executor-after-flush")
-        if outcome == EXECUTED:
+        if run.outcome == EXECUTED:
             self._count(command, EXECUTED)
-            if state.last_span_end is not None:
-                duration_ms = (state.last_span_end - command.source.end) * 1000.0
+            if run.cli_span_end is not None:
+                duration_ms = (run.cli_span_end - command.source.end) * 1000.0
                 self.telemetry.instruments.loop_duration.record(
                     max(duration_ms, 0.0),
                     {attr.SWARM_COMMAND: command.command, attr.SWARM_AGENT: command.agent},
                 )
-        return outcome, error
+        return run.outcome, run.error
 
     def _settle(
         self,
@@ -322,19 +277,7 @@ class Executor:
 
     def _report_refusal(self, command: NextCommand, reason: str) -> None:
         _log.warning("refused command %s (%s): %s", command.id, command.command, reason)
-        parent = _propagator.extract({"traceparent": command.traceparent})
-        with self.telemetry.tracer.start_as_current_span(
-            "swarmsh.command.rejected",
-            context=parent,
-            attributes={
-                attr.SWARM_AGENT: command.agent,
-                attr.SWARM_COMMAND: command.command,
-                attr.SWARM_COMMAND_ID: command.id,
-                attr.SWARM_LOOP_DEPTH: command.depth,
-                attr.SWARM_REJECTION_REASON: reason,
-            },
-        ) as rejected:
-            rejected.set_status(Status(StatusCode.ERROR, reason))
+        record_refusal(self.telemetry, command, reason)
         # Unrecorded, the refusal did not happen: a failure is retried like any other step.
         self.telemetry.flush_bus(keep_on_error=False)
 
