@@ -82,7 +82,8 @@ def name_prefix_filter(prefixes: Sequence[str]) -> NamePrefixFilter:
 def _open_generation(generation: Generation) -> int | None:
     """The listed file, opened; None if its name no longer leads to it (renamed since)."""
     try:
-        fd = os.open(generation.path, os.O_RDONLY | os.O_CLOEXEC)
+        # never through a symlink, never blocking on a planted FIFO (as fsutil.open_file)
+        fd = os.open(generation.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     if generation.is_file(os.fstat(fd)):

@@ -13,6 +13,7 @@ import click
 
 from swarmsh.cli.context import CliState
 from swarmsh.errors import EXIT_UNHEALTHY
+from swarmsh.fsutil import open_file
 
 AGENTS = ("roberts", "scrum", "lean")
 DEFAULT_MAX_LAG = 1000
@@ -21,7 +22,7 @@ DEFAULT_MAX_LAG = 1000
 def _count_lines(path: Path, start: int, end: int, chunk: int = 1 << 20) -> int:
     """Newlines between byte `start` and `end` (what a reader still has to read)."""
     count = 0
-    with open(path, "rb") as handle:
+    with open(open_file(path, os.O_RDONLY), "rb") as handle:
         handle.seek(start)
         left = end - start
         while left > 0:
