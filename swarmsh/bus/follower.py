@@ -17,6 +17,7 @@ from swarmsh.bus.wakeup import FileWaker
 from swarmsh.bus.writer import WRITERS_WAIT_S, wait_for_writers
 from swarmsh.config import ENV_MAX_LINE, env_int
 from swarmsh.errors import MalformedRecord
+from swarmsh.fsutil import UnsafePath, open_file
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -82,8 +83,7 @@ def name_prefix_filter(prefixes: Sequence[str]) -> NamePrefixFilter:
 def _open_generation(generation: Generation) -> int | None:
     """The listed file, opened; None if its name no longer leads to it (renamed since)."""
     try:
-        # never through a symlink, never blocking on a planted FIFO (as fsutil.open_file)
-        fd = os.open(generation.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = open_file(generation.path, os.O_RDONLY)  # never through a symlink; no FIFO
     except FileNotFoundError:
         return None
     if generation.is_file(os.fstat(fd)):
@@ -225,7 +225,7 @@ class Follower(Generic[T]):
         """Open a generation; one we may not read is passed over (with a warning)."""
         try:
             return _open_generation(generation)
-        except OSError as exc:
+        except (OSError, UnsafePath) as exc:
             _log.warning("%s: cannot read %s (%s); skipped", self.reader, generation.path, exc)
             return None
 
