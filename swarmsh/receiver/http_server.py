@@ -28,6 +28,9 @@ SOURCE = "otlp/http"
 IDLE_TIMEOUT_S = 30.0  # a connection that sends nothing for this long is closed
 CONNECTIONS_PER_SLOT = 8  # connection threads per request slot (idle keep-alives hold one)
 _CHUNK = 1 << 16
+# A refused body is read and dropped (not kept) up to this size before the answer, so that the
+# sender, still sending, sees the answer and not a reset connection it would retry.
+DRAIN_LIMIT = 64 << 20
 
 
 class _Server(ThreadingHTTPServer):
@@ -80,6 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
         body_read = False
         try:
             if self.path.split("?", 1)[0] != PATH:
+                self.close_connection = True
                 self._plain(404, f"only POST {PATH} is served here")
                 return
             length = self._content_length(settings.max_request_bytes)
@@ -101,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
                 result = ingest.export(request, SOURCE)
         except RequestError as exc:
             if not body_read:
-                self._skip_body(settings.max_request_bytes)
+                self._skip_body()
             answer = exc.answer
             ctx["stats"].request(
                 "http",
@@ -139,19 +143,16 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(INVALID, "Content-Length is missing or not a number")
         length = int(raw)
         if length > limit:
-            self.close_connection = True  # the body is not read: the connection cannot be reused
             raise RequestError(TOO_LARGE, f"the body is {length} bytes, over the {limit} allowed")
         return length
 
-    def _skip_body(self, limit: int) -> None:
-        """Read and drop a refused request's body so the connection stays usable."""
+    def _skip_body(self) -> None:
+        """Read and drop a refused request's body (in bounded memory) before answering."""
         if self.close_connection:
             return
-        try:
-            left = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            left = 0
-        if left > limit:
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        left = int(raw) if raw.isdigit() else 0
+        if left > DRAIN_LIMIT:
             self.close_connection = True
             return
         while left > 0:

@@ -20,10 +20,11 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from swarmsh.bus.records import SpanRecord
 from tests.conftest import read_jsonl
+from tests.otlp_receivers import unused_port
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent.parent
-PROGRAMS = ("roberts", "scrum", "lean", "executor")
+PROGRAMS = ("roberts", "scrum", "lean", "executor", "receiver")
 RUNNING = 20
 
 
@@ -121,6 +122,15 @@ class Swarm:
                 self.process.wait()
 
 
+def receiver_ports() -> dict[str, str]:
+    """Free loopback ports for the receiver, so runs in parallel (or a collector on the
+    machine) never collide on 4317/4318."""
+    return {
+        "SWARMSH_OTLP_GRPC_ADDR": f"127.0.0.1:{unused_port()}",
+        "SWARMSH_OTLP_HTTP_ADDR": f"127.0.0.1:{unused_port()}",
+    }
+
+
 @contextmanager
 def running_swarm(extra_env: dict[str, str] | None = None) -> Iterator[Swarm]:
     base = Path(tempfile.mkdtemp(prefix="swe-", dir="/tmp"))
@@ -130,6 +140,7 @@ def running_swarm(extra_env: dict[str, str] | None = None) -> Iterator[Swarm]:
         (base / ".venv").symlink_to(VENV)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SWARMSH_"))}
         env.update({"SWARMSH_HOME": str(base / "home"), "SWARMSH_FSYNC": "never"})
+        env.update(receiver_ports())
         env.update(extra_env or {})
         swarm = Swarm(base, env)
         swarm.start()
@@ -219,6 +230,7 @@ def checkout(start_delay_s: float = 0.0) -> Iterator[Checkout]:
         SWARMSH_HOME=str(base / "home"),
         SWARMSH_FSYNC="never",
         SWARMSH_SUPERVISOR_CONF=str(base / "supervisord.conf"),
+        **receiver_ports(),
     )
     co = Checkout(base, env)
     try:
