@@ -198,6 +198,9 @@ def run_daemon(
             raise SystemExit(exc.exit_code) from None
         stop = threading.Event()
         install_stop_handlers(stop, daemon.wakeup)
+        reload = getattr(daemon, "request_reload", None)
+        if reload is not None:  # a daemon with a configuration to reload: SIGHUP asks for it
+            signal.signal(signal.SIGHUP, lambda signum, frame: reload())
         try:
             daemon.run(stop)
         except SwarmshError as exc:  # e.g. a corrupt state file: no retry helps, a person must

@@ -82,6 +82,12 @@ class Outcome:
     updates: Mapping[str, EntityState] = field(default_factory=lambda: _EMPTY)
     commands: tuple[CommandRequest, ...] = ()
     rejected: str | None = None
+    # (trace id, span id) of spans the iteration span links to (e.g. those a window counted)
+    links: tuple[tuple[str, str], ...] = ()
+    # more attributes for the iteration span (valid OTel attribute values)
+    attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    # a span that only advanced state: no iteration span, no command; counted under this name
+    silent: str | None = None
 
     @classmethod
     def reject(cls, state: str, reason: str) -> Outcome:

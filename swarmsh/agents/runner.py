@@ -7,12 +7,12 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
 from pydantic import ValidationError
 
 from swarmsh import startmark
@@ -155,7 +155,7 @@ class AgentRunner:
             parse=SpanRecord.from_json,
             deadletter=DeadLetterWriter(paths.deadletter_file(self.reader)),
             start=begin,
-            accept=name_prefix_filter([agent.prefix]),
+            accept=self.accept_filter(),
             on_malformed=self._count_malformed,
         )
         self._last_prune = 0.0
@@ -197,7 +197,19 @@ class AgentRunner:
     def _count_malformed(self, reason: str) -> None:
         self.telemetry.instruments.malformed.add(1, {attr.SWARM_BUS_READER: self.reader})
 
+    def accept_filter(self) -> Callable[[bytes], bool] | None:
+        """The follower's byte prefilter: never drops a span this agent could act on."""
+        return name_prefix_filter([self.agent.prefix])
+
+    def before_poll(self) -> None:
+        """Called between batches (a subclass may reload its configuration here)."""
+
     # -- one record -------------------------------------------------------------------------
+
+    def events(self, record: SpanRecord, position: Position) -> list[_Event]:
+        """The events a span makes for this agent: none, or one per rule that sees it."""
+        event = self.parse(record, position)
+        return [] if event is None else [event]
 
     def parse(self, record: SpanRecord, position: Position) -> _Event | None:
         """The span's typed model and entity keys; None for a known span without a rule, or
@@ -255,7 +267,7 @@ class AgentRunner:
                 if not isinstance(request.args, Mapping) or not isinstance(request.command, str):
                     raise TypeError("a command is a name (str) and its args (a mapping)")
                 dumps_line(request.args)
-            for key, value in described.items():
+            for key, value in {**described, **outcome.attributes}.items():
                 if not _is_attribute_value(value):
                     raise TypeError(f"describe gave {key} a {type(value).__name__}")
         except Exception as exc:
@@ -276,6 +288,14 @@ class AgentRunner:
             **described,
         }
         parent = source_context(record)
+        if outcome.silent:  # only state advanced: no span of its own (a busy stream), counted
+            batch.updates.update(outcome.updates)
+            batch.counters[outcome.silent] += 1
+            counter = self.telemetry.instruments.rule_matches
+            if counter is not None:
+                counter.add(1, {attr.SWARM_AGENT: agent.name, "swarm.rule.outcome": outcome.silent})
+            return
+        attributes.update(outcome.attributes)
         if outcome.rejected:
             attributes[attr.SWARM_REJECTION_REASON] = outcome.rejected
             self.telemetry.record_span(
@@ -291,7 +311,8 @@ class AgentRunner:
         if ids:  # one command per span in every built-in rule; with more, the last is named
             attributes[attr.SWARM_COMMAND] = outcome.commands[-1].command
             attributes[attr.SWARM_COMMAND_ID] = ids[-1]
-        ctx = self.telemetry.record_span(ITERATION_SPAN, parent, attributes, _OK, began_ns)
+        links = [Link(SpanContext(int(t, 16), int(s, 16), True)) for t, s in outcome.links]
+        ctx = self.telemetry.record_span(ITERATION_SPAN, parent, attributes, _OK, began_ns, links)
         traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
         source = CommandSource(record.trace_id, record.span_id, record.end)
         for request, id_ in zip(outcome.commands, ids, strict=True):
@@ -347,12 +368,12 @@ class AgentRunner:
             if not record.name.startswith(agent.prefix):
                 continue  # the byte prefilter lets a few other spans through; that is fine
             try:
-                event = self.parse(record, position)
+                found = self.events(record, position)
             except (MalformedRecord, AgentCodeFailed) as exc:
                 self._reject(batch, record, position, exc)
                 continue
-            if event is not None:
-                events.append(event)
+            if found:
+                events.extend(found)
             elif record.status not in agent.acted_on:  # ERROR: the action failed, nothing to do
                 batch.counters["failed_actions"] += 1
         keys = {key for event in events for key in event.keys}
@@ -361,7 +382,7 @@ class AgentRunner:
         for event in events:
             try:
                 self.handle(event, batch, now)
-            except AgentCodeFailed as exc:
+            except (MalformedRecord, AgentCodeFailed) as exc:
                 self._reject(batch, event.record, event.position, exc)
         return self._make_durable(batch, self.follower.position, stop)
 
@@ -414,6 +435,7 @@ class AgentRunner:
             return True
 
         while not stop.is_set():
+            self.before_poll()
             if not until_done(read, stop, what=f"read {self.paths.bus}"):
                 break
             if items:

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "tail": "swarmsh.cli.tail:tail",
     "trace": "swarmsh.cli.trace:trace",
     "status": "swarmsh.cli.status:status",
+    "rules": "swarmsh.cli.rules:rules",
 }
 
 

@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, TraceFlags, Tracer
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, TraceFlags, Tracer
 
 from swarmsh import __version__
 from swarmsh.config import ENV_CONSOLE, env_flag
@@ -38,6 +38,7 @@ class Instruments:
     loop_duration: Any
     transitions: Any
     malformed: Any
+    rule_matches: Any = None  # the rules agent's matching spans that fired nothing
 
     @classmethod
     def create(cls, meter: Any) -> Instruments:
@@ -58,6 +59,11 @@ class Instruments:
             ),
             malformed=meter.create_counter(
                 "swarm.bus.malformed", unit="{line}", description="Lines dead-lettered by a reader"
+            ),
+            rule_matches=meter.create_counter(
+                "swarm.rule.matches",
+                unit="{span}",
+                description="Matching spans that only advanced a rule (or were throttled)",
             ),
         )
 
@@ -91,6 +97,7 @@ class Telemetry:
         attributes: Mapping[str, Any],
         status: Status,
         start_ns: int,
+        links: Sequence[Link] = (),
     ) -> SpanContext:
         """Record a finished child span of `parent` that ends now; return its context.
 
@@ -125,6 +132,7 @@ class Telemetry:
             start_time=start_ns,
             end_time=time.time_ns(),
             instrumentation_scope=_SCOPE,
+            links=links,
         )
         for processor in self.processors:
             processor.on_end(span)

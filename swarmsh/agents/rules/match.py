@@ -1,0 +1,179 @@
+"""Matchers compiled once from a rule's `match`: plain functions of a span record."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from swarmsh.agents.rules.model import Condition, Match, Value
+from swarmsh.bus.records import SpanRecord
+
+MAX_REGEX_CHARS = 256
+REGEX_SUBJECT_CHARS = 4096  # a regex sees at most the first 4,096 characters of a value
+_GLOB = re.compile(r"[*?\[]")
+
+Check = Callable[[Any], bool]
+SpanCheck = Callable[[SpanRecord], bool]
+
+try:  # the parser behind re.compile, to refuse patterns that backtrack catastrophically
+    from re import _constants as _sre_constants  # type: ignore[attr-defined]
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_constants as _sre_constants  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+_REPEATS = (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT)
+
+
+def _nested_repeat(items: Any, inside: bool) -> bool:
+    """True if an unbounded repeat holds another repeat (`(a+)+`, `(a*)*`, `(a|b+)*`)."""
+    for op, arg in items:
+        if op in _REPEATS:
+            low, high, sub = arg
+            unbounded = high == _sre_constants.MAXREPEAT or high > 100
+            if inside and unbounded:
+                return True
+            if _nested_repeat(sub, inside or unbounded):
+                return True
+        elif op is _sre_constants.SUBPATTERN:
+            if _nested_repeat(arg[-1], inside):
+                return True
+        elif op is _sre_constants.BRANCH:
+            if any(_nested_repeat(branch, inside) for branch in arg[1]):
+                return True
+        elif op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+            if _nested_repeat(arg[1], inside):
+                return True
+    return False
+
+
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    """A regex of at most 256 characters without nested unbounded repeats, compiled now."""
+    if len(pattern) > MAX_REGEX_CHARS:
+        raise ValueError(f"regex longer than {MAX_REGEX_CHARS} characters")
+    try:
+        parsed = _sre_parse.parse(pattern)
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+    if _nested_repeat(list(parsed), False):
+        raise ValueError(
+            f"regex {pattern!r} nests a repeat inside a repeat (catastrophic backtracking)"
+        )
+    return compiled
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Typed equality: a string never equals a number, a bool never equals 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if _number(a) and _number(b):
+        return bool(a == b)
+    return type(a) is type(b) and a == b
+
+
+def condition(spec: Value) -> Check:
+    """A check of one value (None: the attribute is missing)."""
+    if isinstance(spec, list):
+        options = list(spec)
+        return lambda v: any(_same(v, o) for o in options)
+    if not isinstance(spec, Condition):
+        return lambda v: _same(v, spec)
+    checks: list[Check] = []
+    if spec.exists is not None:
+        want = spec.exists
+        checks.append(lambda v: (v is not None) is want)
+    if spec.eq is not None:
+        checks.append(condition(spec.eq))
+    if spec.ne is not None:
+        eq = condition(spec.ne)
+        checks.append(lambda v: v is not None and not eq(v))
+    if spec.in_ is not None:
+        checks.append(condition(spec.in_))
+    if spec.not_in is not None:
+        within = condition(spec.not_in)
+        checks.append(lambda v: v is not None and not within(v))
+    for op, bound in (("gt", spec.gt), ("gte", spec.gte), ("lt", spec.lt), ("lte", spec.lte)):
+        if bound is not None:
+            checks.append(_compare(op, bound))
+    if spec.regex is not None:
+        pattern = compile_regex(spec.regex)
+        checks.append(
+            lambda v: isinstance(v, str) and pattern.search(v[:REGEX_SUBJECT_CHARS]) is not None
+        )
+    return lambda v: all(check(v) for check in checks)
+
+
+def _compare(op: str, bound: float) -> Check:
+    if op == "gt":
+        return lambda v: _number(v) and v > bound
+    if op == "gte":
+        return lambda v: _number(v) and v >= bound
+    if op == "lt":
+        return lambda v: _number(v) and v < bound
+    return lambda v: _number(v) and v <= bound
+
+
+def name_check(names: list[str]) -> SpanCheck:
+    exact = frozenset(n for n in names if not _GLOB.search(n))
+    globs = [re.compile(fnmatch.translate(n)) for n in names if _GLOB.search(n)]
+    if not globs:
+        return lambda r: r.name in exact
+    return lambda r: r.name in exact or any(g.match(r.name) for g in globs)
+
+
+def _listed(value: str | list[str] | None) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def compile_match(match: Match) -> SpanCheck:
+    """One function: does the span satisfy every part of `match`? Cheapest parts first."""
+    checks: list[SpanCheck] = []
+    if match.span is not None:
+        checks.append(name_check(_listed(match.span)))
+    if match.status is not None:
+        statuses = frozenset(_listed(match.status))
+        checks.append(lambda r: r.status in statuses)
+    if match.kind is not None:
+        kinds = frozenset(_listed(match.kind))
+        checks.append(lambda r: r.kind in kinds)
+    if match.duration_ms is not None:
+        duration = condition(match.duration_ms)
+        checks.append(lambda r: duration(r.duration_ms))
+    for key, spec in match.resource.items():
+        checks.append(_keyed("resource", key, condition(spec)))
+    for key, spec in match.attributes.items():
+        checks.append(_keyed("attributes", key, condition(spec)))
+    return lambda r: all(check(r) for check in checks)
+
+
+def _keyed(where: str, key: str, check: Check) -> SpanCheck:
+    if where == "resource":
+        return lambda r: check(r.resource.get(key))
+    return lambda r: check(r.attributes.get(key))
+
+
+def literal_needle(pattern: str) -> str:
+    """The longest run of a name or glob that every matching name contains as it stands in a
+    JSON line: no glob characters, nothing JSON may escape (quote, backslash, slash, controls).
+    Non-ASCII may be \\u-escaped, but the prefilter passes every line with a \\u escape."""
+    runs = re.split(r"[*?\[\]\"\\/\x00-\x1f\x7f]", pattern)
+    return max(runs, key=len)
+
+
+def field_value(record: SpanRecord, name: str) -> Any:
+    """A field for group_by and substitution: `resource.X` or `attributes.X` explicitly, else
+    the span's attribute X, else its resource attribute X; None when missing."""
+    if name.startswith("resource."):
+        return record.resource.get(name[9:])
+    if name.startswith("attributes."):
+        return record.attributes.get(name[11:])
+    value = record.attributes.get(name)
+    return record.resource.get(name) if value is None else value
