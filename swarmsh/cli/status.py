@@ -14,6 +14,7 @@ import click
 from swarmsh.cli.context import CliState
 from swarmsh.errors import EXIT_UNHEALTHY
 from swarmsh.fsutil import open_file
+from swarmsh.safetext import shown
 
 AGENTS = ("roberts", "scrum", "lean")
 DEFAULT_MAX_LAG = 1000
@@ -79,6 +80,15 @@ def _dead_letters(directory: Path) -> dict[str, int]:
     return {p.stem: _count_lines(p, 0, p.stat().st_size) for p in sorted(directory.glob("*.jsonl"))}
 
 
+def receiver_status(state_dir: Path) -> dict[str, Any] | None:
+    """What the receiver last wrote to state/receiver.json (addresses, counts), or None."""
+    try:
+        raw = json.loads((state_dir / "receiver.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
 def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
     """Everything `status` reports; the home is the running swarm's unless one was given
     (a different one given is an error, HomeMismatch)."""
@@ -116,6 +126,7 @@ def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
         "queue_bytes": paths.queue.stat().st_size if paths.queue.exists() else 0,
     }
     report["dead_letters"] = _dead_letters(paths.deadletter)
+    report["receiver"] = receiver_status(paths.state)
     return report
 
 
@@ -193,9 +204,23 @@ def _print(report: dict[str, Any]) -> None:
                 "            counters "
                 + ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items()))
             )
+    _print_receiver(report.get("receiver"))
     bus = report["bus"]
     click.echo(f"bus {bus['path']}  {bus['bytes']} B   queue {bus['queue_bytes']} B")
     dead = report["dead_letters"]
     click.echo("dead letters: " + (", ".join(f"{k}={v}" for k, v in dead.items()) or "none"))
     for problem in report["problems"]:
         click.echo(click.style(f"UNHEALTHY: {problem}", fg="red"))
+
+
+def _print_receiver(info: dict[str, Any] | None) -> None:
+    if not info:
+        click.echo("receiver: no status yet (never started?)")
+        return
+    addresses = info.get("addresses") or {}
+    where = "  ".join(f"{k} {shown(v) if v else 'off'}" for k, v in sorted(addresses.items()))
+    click.echo(f"receiver: {where}")
+    for transport, counts in sorted((info.get("counts") or {}).items()):
+        if isinstance(counts, dict):
+            row = ", ".join(f"{k}={shown(v)}" for k, v in sorted(counts.items()))
+            click.echo(f"            {shown(transport)} {row}")

@@ -3,6 +3,7 @@ the standard OTEL_EXPORTER_OTLP_ENDPOINT, drives the scrum agent through the rec
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -78,3 +79,26 @@ def test_a_plain_sdk_program_drives_the_scrum_agent() -> None:
         assert define.status == "OK"
         states = swarm.states()
         assert states["receiver"]["statename"] == "RUNNING"
+
+        def status(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "swarmsh", "status", "--config", str(swarm.conf), *args],
+                env=swarm.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        def counted() -> bool:
+            report = json.loads(status("--json").stdout)["receiver"]
+            return report["counts"].get("grpc", {}).get("accepted", 0) >= 3
+
+        wait_until(counted, 10, "the receiver's status file counts the three spans")
+        report = json.loads(status("--json").stdout)
+        assert report["receiver"]["addresses"] == {
+            "grpc": grpc_addr,
+            "http": swarm.env["SWARMSH_OTLP_HTTP_ADDR"],
+        }
+        assert report["processes"]["receiver"]["state"] == "RUNNING" and report["healthy"]
+        text = status().stdout
+        assert f"receiver: grpc {grpc_addr}" in text and "grpc accepted=3" in text

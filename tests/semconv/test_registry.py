@@ -25,6 +25,11 @@ def test_registry_loads_and_is_consistent() -> None:
         "swarm.loop.duration",
         "swarm.agent.transitions",
         "swarm.bus.malformed",
+        "otelcol_receiver_accepted_spans",
+        "otelcol_receiver_refused_spans",
+        "otelcol_receiver_failed_spans",
+        "rpc.server.call.duration",
+        "http.server.request.duration",
     }
     assert reg.metrics["swarm.loop.duration"]["instrument"] == "histogram"
     assert reg.metrics["swarm.loop.duration"]["unit"] == "ms"

@@ -14,6 +14,7 @@ LEAN_PROJECT_ID = "lean.project_id"
 LEAN_ROOT_CAUSES = "lean.root_causes"
 LEAN_SAVINGS = "lean.savings"
 LEAN_SPONSOR = "lean.sponsor"
+RECEIVER = "receiver"
 ROBERTS_MEETING_ID = "roberts.meeting_id"
 ROBERTS_MOTION_KIND = "roberts.motion.kind"
 ROBERTS_MOTION_TEXT = "roberts.motion.text"
@@ -44,6 +45,7 @@ SWARM_SPAN_NAME = "swarm.span.name"
 SWARM_STATE_FROM = "swarm.state.from"
 SWARM_STATE_TO = "swarm.state.to"
 SWARM_TRIGGER = "swarm.trigger"
+TRANSPORT = "transport"
 
 # Span names
 SPAN_SWARM_LOOP_ITERATION = "swarm.loop.iteration"
@@ -66,6 +68,11 @@ SPAN_SWARMSH_SCRUM_RETRO = "swarmsh.scrum.retro"
 SPAN_SWARMSH_SCRUM_REVIEW = "swarmsh.scrum.review"
 
 # Metric names
+METRIC_HTTP_SERVER_REQUEST_DURATION = "http.server.request.duration"
+METRIC_OTELCOL_RECEIVER_ACCEPTED_SPANS = "otelcol_receiver_accepted_spans"
+METRIC_OTELCOL_RECEIVER_FAILED_SPANS = "otelcol_receiver_failed_spans"
+METRIC_OTELCOL_RECEIVER_REFUSED_SPANS = "otelcol_receiver_refused_spans"
+METRIC_RPC_SERVER_CALL_DURATION = "rpc.server.call.duration"
 METRIC_SWARM_AGENT_TRANSITIONS = "swarm.agent.transitions"
 METRIC_SWARM_BUS_MALFORMED = "swarm.bus.malformed"
 METRIC_SWARM_COMMANDS_TOTAL = "swarm.commands.total"
@@ -122,3 +129,10 @@ class SwarmCommandOutcomeValues:
     REFUSED = "refused"
     DEADLETTERED = "deadlettered"
     DUPLICATE = "duplicate"
+
+
+class TransportValues:
+    """Values of `transport`."""
+
+    GRPC = "grpc"
+    HTTP = "http"
