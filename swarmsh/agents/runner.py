@@ -293,7 +293,9 @@ class AgentRunner:
             batch.counters[outcome.silent] += 1
             counter = self.telemetry.instruments.rule_matches
             if counter is not None:
-                counter.add(1, {attr.SWARM_AGENT: agent.name, "swarm.rule.outcome": outcome.silent})
+                counter.add(
+                    1, {attr.SWARM_AGENT: agent.name, attr.SWARM_RULE_OUTCOME: outcome.silent}
+                )
             return
         attributes.update(outcome.attributes)
         if outcome.rejected:

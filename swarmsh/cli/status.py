@@ -16,7 +16,7 @@ from swarmsh.errors import EXIT_UNHEALTHY
 from swarmsh.fsutil import open_file
 from swarmsh.safetext import shown
 
-AGENTS = ("roberts", "scrum", "lean")
+AGENTS = ("roberts", "scrum", "lean", "rules")
 DEFAULT_MAX_LAG = 1000
 
 

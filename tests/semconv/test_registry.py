@@ -25,6 +25,7 @@ def test_registry_loads_and_is_consistent() -> None:
         "swarm.loop.duration",
         "swarm.agent.transitions",
         "swarm.bus.malformed",
+        "swarm.rule.matches",
         "otelcol_receiver_accepted_spans",
         "otelcol_receiver_refused_spans",
         "otelcol_receiver_failed_spans",

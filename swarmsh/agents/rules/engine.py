@@ -14,6 +14,7 @@ from swarmsh.agents.rules.match import SpanCheck, compile_match, field_value, li
 from swarmsh.agents.rules.model import Rule
 from swarmsh.agents.rules.template import Template, check_action
 from swarmsh.bus.records import SpanRecord
+from swarmsh.semconv._generated import attributes as attr
 
 MAX_LINKS = 32  # the spans that counted, linked from a firing's iteration span (the newest)
 GROUP_CHARS = 200
@@ -160,9 +161,9 @@ class CompiledRule:
             commands=(request,),
             links=links,
             attributes={
-                "swarm.rule.name": self.name,
-                "swarm.rule.group": hit.group,
-                "swarm.rule.count": len(counted),
+                attr.SWARM_RULE_NAME: self.name,
+                attr.SWARM_RULE_GROUP: hit.group,
+                attr.SWARM_RULE_COUNT: len(counted),
             },
         )
 

@@ -14,6 +14,7 @@ from swarmsh.agents.rules.engine import CompiledRule
 from swarmsh.agents.rules.template import MissingField
 from swarmsh.agents.runner import command_id
 from swarmsh.bus.records import SpanRecord
+from swarmsh.semconv._generated import attributes as attr
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Replay:
                     yield Firing(
                         rule=rule.name,
                         group=hit.group,
-                        count=int(outcome.attributes["swarm.rule.count"]),
+                        count=int(outcome.attributes[attr.SWARM_RULE_COUNT]),
                         record=record,
                         command=request.command,
                         args=dict(request.args),

@@ -41,6 +41,10 @@ SWARM_COMMAND_ID = "swarm.command.id"
 SWARM_COMMAND_OUTCOME = "swarm.command.outcome"
 SWARM_LOOP_DEPTH = "swarm.loop.depth"
 SWARM_REJECTION_REASON = "swarm.rejection.reason"
+SWARM_RULE_COUNT = "swarm.rule.count"
+SWARM_RULE_GROUP = "swarm.rule.group"
+SWARM_RULE_NAME = "swarm.rule.name"
+SWARM_RULE_OUTCOME = "swarm.rule.outcome"
 SWARM_SPAN_NAME = "swarm.span.name"
 SWARM_STATE_FROM = "swarm.state.from"
 SWARM_STATE_TO = "swarm.state.to"
@@ -77,6 +81,7 @@ METRIC_SWARM_AGENT_TRANSITIONS = "swarm.agent.transitions"
 METRIC_SWARM_BUS_MALFORMED = "swarm.bus.malformed"
 METRIC_SWARM_COMMANDS_TOTAL = "swarm.commands.total"
 METRIC_SWARM_LOOP_DURATION = "swarm.loop.duration"
+METRIC_SWARM_RULE_MATCHES = "swarm.rule.matches"
 METRIC_SWARM_SPANS_TOTAL = "swarm.spans.total"
 
 
@@ -129,6 +134,13 @@ class SwarmCommandOutcomeValues:
     REFUSED = "refused"
     DEADLETTERED = "deadlettered"
     DUPLICATE = "duplicate"
+
+
+class SwarmRuleOutcomeValues:
+    """Values of `swarm.rule.outcome`."""
+
+    ADVANCED = "advanced"
+    THROTTLED = "throttled"
 
 
 class TransportValues:
