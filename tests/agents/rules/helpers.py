@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from swarmsh.agents.rules.engine import CompiledRule, compile_rule
@@ -60,3 +61,33 @@ rules:
       command: swarmsh.lean.define
       args: {{project: "p-{{count}}", problem: "{{group}} {action}"}}
 """
+
+
+def write_service_spans(
+    bus: Path, spans: list[tuple[str, str, float, dict[str, Any]]], service: str = "checkout"
+) -> list[SpanRecord]:
+    """Spans of another service, made by the real OpenTelemetry SDK and written by swarmsh's bus
+    exporter: (name, status, seconds after T0, attributes). Returns them as the bus has them."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    from swarmsh.telemetry.bus import BusSpanExporter, BusSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(BusSpanProcessor(BusSpanExporter(bus)))
+    tracer = provider.get_tracer(service)
+    made = []
+    for name, status, t, attributes in spans:
+        start = int((T0 + t) * 1e9)
+        span = tracer.start_span(
+            name, kind=SpanKind.SERVER, attributes=attributes, start_time=start
+        )
+        span.set_status(Status(StatusCode[status]))
+        span.end(end_time=start + 2_000_000)
+        made.append(span)
+    provider.shutdown()
+    ids = {format(s.get_span_context().span_id, "016x") for s in made}
+    from tests.conftest import read_jsonl
+
+    return [SpanRecord.from_dict(r) for r in read_jsonl(bus) if r["span_id"] in ids]
