@@ -27,6 +27,7 @@ SIZES = {
     "cli_runs": (5, 30, 30),
     "write_spans": (500, 5_000, 20_000),
     "memory_lines": (20_000, 200_000, 1_000_000),
+    "rules_lines": (20_000, 200_000, 1_000_000),
 }
 
 
@@ -118,12 +119,33 @@ def bench_memory(mode: int) -> dict[str, Any]:
     }
 
 
+def bench_rules(mode: int) -> dict[str, Any]:
+    """The rules agent (20 rules, 10 % matching spans) beside roberts (10 % its spans)."""
+    from benchmarks import rules
+
+    lines = size("rules_lines", mode)
+    with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
+        rules.make_rules_bus(Path(tmp) / "spans.jsonl", lines)
+        measured = rules.rules_throughput(Path(tmp), lines)
+    with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
+        workloads.make_bus(Path(tmp) / "spans.jsonl", lines, agent_share=0.10)
+        roberts = workloads.runner_throughput(Path(tmp), lines)
+    return {
+        "lines": lines,
+        "rules_agent_lines_per_s": round(measured["lines_per_s"]),
+        "reference_roberts_agent_lines_per_s": round(roberts),
+        "ratio_vs_roberts": round(measured["lines_per_s"] / roberts, 2),
+        "rules_counters": measured["counters"],
+    }
+
+
 BENCHES: dict[str, Callable[[int], dict[str, Any]]] = {
     "follower": bench_follower,
     "hops": bench_hops,
     "cli": bench_cli,
     "writes": bench_writes,
     "memory": bench_memory,
+    "rules": bench_rules,
 }
 
 

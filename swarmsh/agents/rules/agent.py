@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from swarmsh.agents.base import STATUSES, Agent, Outcome, Settings, States
-from swarmsh.agents.rules.engine import STATES, CompiledRule, Hit
+from swarmsh.agents.rules.engine import STATES, CompiledRule, Hit, RuleSet
 from swarmsh.agents.rules.load import RulebookError, load_rules
 from swarmsh.agents.rules.template import MissingField
 from swarmsh.agents.runner import AgentCodeFailed, AgentRunner, _Event
@@ -37,7 +38,7 @@ def needles_of(rules: Sequence[CompiledRule]) -> tuple[str, ...] | None:
 
 
 def _decide(hit: Hit, states: States, settings: Settings) -> Outcome:
-    return hit.rule.decide(hit, states.get(hit.rule.key(hit)))
+    return hit.rule.decide(hit, states.get(hit.key))
 
 
 def _describe(hit: Hit) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def make_agent(rules: Sequence[CompiledRule]) -> Agent:
         states=STATES,
         final_states=frozenset(STATES),  # groups untouched for the retention are pruned
         models=dict.fromkeys(names, BaseModel),  # unused: events() matches the raw records
-        keys={name: (lambda hit: (hit.rule.key(hit),)) for name in names},
+        keys={name: (lambda hit: (hit.key,)) for name in names},
         rules=dict.fromkeys(names, _decide),
         describe=_describe,
         acted_on=STATUSES,  # rules match failed actions too (status: ERROR)
@@ -73,10 +74,16 @@ class RulesRunner(AgentRunner):
         self._reload = threading.Event()
         super().__init__(make_agent(self.rules), paths, telemetry, **kwargs)
         self._index()
-        _log.info("loaded %d rules from %s", len(self.rules), ", ".join(map(str, rules_paths)))
+
+    def run(self, stop: threading.Event) -> None:
+        # logged once the SIGHUP handler is in place (run_daemon installs it before run)
+        paths = ", ".join(map(str, self.rules_paths))
+        _log.info("loaded %d rules from %s; SIGHUP reloads them", len(self.rules), paths)
+        super().run(stop)
 
     def _index(self) -> None:
         self.agent = make_agent(self.rules)
+        self.ruleset = RuleSet(self.rules)
         self.follower.accept = self.accept_filter()
 
     def accept_filter(self) -> Callable[[bytes], bool] | None:
@@ -114,12 +121,10 @@ class RulesRunner(AgentRunner):
             raise MalformedRecord(
                 f"status {record.status[:40]!r} is none of {', '.join(sorted(STATUSES))}"
             )
-        found = []
-        for rule in self.rules:
-            hit = rule.hit(record)
-            if hit is not None:
-                found.append(_Event(record, rule.name, hit, (rule.key(hit),), position))
-        return found
+        return [
+            _Event(record, hit.rule.name, hit, (hit.key,), position)
+            for hit in self.ruleset.hits(record)
+        ]
 
     def handle(self, event: _Event, batch: Any, now: float) -> None:
         try:
@@ -143,6 +148,7 @@ def main() -> None:
             [default_rules_dir()], paths, telemetry, start=start, retention_s=retention
         )
 
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until run_daemon installs the reload
     run_daemon(
         NAME,
         make,

@@ -4,13 +4,20 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from types import MappingProxyType
 from typing import Any
 
 from swarmsh.agents.base import CommandRequest, EntityState, Outcome
-from swarmsh.agents.rules.match import SpanCheck, compile_match, field_value, literal_needle
+from swarmsh.agents.rules.match import (
+    HeadCheck,
+    SpanCheck,
+    compile_body,
+    compile_head,
+    field_value,
+    literal_needle,
+)
 from swarmsh.agents.rules.model import Rule
 from swarmsh.agents.rules.template import Template, check_action
 from swarmsh.bus.records import SpanRecord
@@ -18,6 +25,7 @@ from swarmsh.semconv._generated import attributes as attr
 
 MAX_LINKS = 32  # the spans that counted, linked from a firing's iteration span (the newest)
 GROUP_CHARS = 200
+KEY_CACHE = 4096
 WATCHING, FIRED = "WATCHING", "FIRED"
 STATES = (WATCHING, FIRED)
 
@@ -26,11 +34,13 @@ Entry = tuple[float, str, str]  # (timestamp, trace id, span id) of a span that 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A span a rule matched: the rule, the span, its group and the steps it satisfies."""
+    """A span a rule matched: the rule, the span, its group (and state key), the steps it
+    satisfies."""
 
     rule: CompiledRule
     record: SpanRecord
     group: str
+    key: str
     values: tuple[tuple[str, str], ...]
     steps: tuple[int, ...] = ()
 
@@ -51,23 +61,34 @@ def _bounded(text: str) -> str:
 @dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
-    checks: tuple[SpanCheck, ...]  # one for `match`, or one per correlation step
+    heads: tuple[HeadCheck, ...]  # name, status, kind: one for `match`, or one per step
+    bodies: tuple[SpanCheck, ...]  # duration, resource and attributes, likewise
     needles: tuple[str, ...] | None  # None: the rule must see every line
     template: dict[str, Template | Any]
     reason: Template
+    _keys: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
         return self.rule.name
 
-    def hit(self, record: SpanRecord) -> Hit | None:
-        """The rule's view of a span: None if it does not match or lacks a group_by field."""
-        if len(self.checks) == 1:
-            if not self.checks[0](record):
+    def head(self, name: str, status: str, kind: str) -> bool:
+        return any(head(name, status, kind) for head in self.heads)
+
+    def hit(self, record: SpanRecord, headed: bool = False) -> Hit | None:
+        """The rule's view of a span: None if it does not match or lacks a group_by field.
+        `headed`: the caller has checked `head` (name, status, kind) already."""
+        key3 = (record.name, record.status, record.kind)
+        if len(self.heads) == 1:
+            if not ((headed or self.heads[0](*key3)) and self.bodies[0](record)):
                 return None
             steps: tuple[int, ...] = ()
         else:
-            steps = tuple(i for i, check in enumerate(self.checks) if check(record))
+            steps = tuple(
+                i
+                for i, (head, body) in enumerate(zip(self.heads, self.bodies, strict=True))
+                if head(*key3) and body(record)
+            )
             if not steps:
                 return None
         values = []
@@ -77,11 +98,17 @@ class CompiledRule:
                 return None
             values.append((name, _bounded(_text(value))))
         group = ",".join(f"{k}={v}" for k, v in values)
-        return Hit(self, record, group, tuple(values), steps)
+        return Hit(self, record, group, self.key(group), tuple(values), steps)
 
-    def key(self, hit: Hit) -> str:
-        digest = hashlib.sha256(hit.group.encode()).hexdigest()[:24]
-        return f"rule:{self.name}|{digest}"
+    def key(self, group: str) -> str:
+        """The group's entity key in the store (cached: groups repeat)."""
+        key = self._keys.get(group)
+        if key is None:
+            if len(self._keys) >= KEY_CACHE:
+                self._keys.clear()
+            digest = hashlib.sha256(group.encode()).hexdigest()[:24]
+            key = self._keys[group] = f"rule:{self.name}|{digest}"
+        return key
 
     # -- the decision -----------------------------------------------------------------------
 
@@ -96,7 +123,7 @@ class CompiledRule:
             counted = self._correlate(hit, data, entry, newest)
         else:
             counted = self._window(data, entry, newest)
-        key = self.key(hit)
+        key = hit.key
         if counted is None:
             return _quiet(before, key, data, "advanced")
         throttle, last = self.rule.throttle, data.get("t")
@@ -126,7 +153,7 @@ class CompiledRule:
     ) -> list[Entry] | None:
         spec = self.rule.correlate
         assert spec is not None
-        steps: list[Any] = list(data.get("c") or [None] * len(self.checks))
+        steps: list[Any] = list(data.get("c") or [None] * len(self.heads))
         for i in hit.steps:  # each step keeps its newest span
             if steps[i] is None or steps[i][0] <= entry[0]:
                 steps[i] = list(entry)
@@ -157,7 +184,7 @@ class CompiledRule:
         return Outcome(
             from_state=before,
             to_state=FIRED,
-            updates={self.key(hit): EntityState(FIRED, MappingProxyType(data))},
+            updates={hit.key: EntityState(FIRED, MappingProxyType(data))},
             commands=(request,),
             links=links,
             attributes={
@@ -190,8 +217,33 @@ def compile_rule(rule: Rule) -> CompiledRule:
     reason = Template.parse(rule.then.reason or f"rule {rule.name} fired for {{group}}")
     return CompiledRule(
         rule,
-        tuple(compile_match(m) for m in matches),
+        tuple(compile_head(m) for m in matches),
+        tuple(compile_body(m) for m in matches),
         None if needles is None else tuple(sorted(set(needles))),
         template,
         reason,
     )
+
+
+class RuleSet:
+    """The loaded rules, and which of them a (name, status, kind) can concern, cached: a span
+    costs a dict lookup plus the remaining checks of the few rules that apply to it."""
+
+    def __init__(self, rules: tuple[CompiledRule, ...]) -> None:
+        self.rules = rules
+        self._heads: dict[tuple[str, str, str], tuple[CompiledRule, ...]] = {}
+
+    def hits(self, record: SpanRecord) -> list[Hit]:
+        key3 = (record.name, record.status, record.kind)
+        candidates = self._heads.get(key3)
+        if candidates is None:
+            if len(self._heads) >= KEY_CACHE:
+                self._heads.clear()
+            candidates = tuple(r for r in self.rules if r.head(*key3))
+            self._heads[key3] = candidates
+        found = []
+        for rule in candidates:
+            hit = rule.hit(record, headed=True)
+            if hit is not None:
+                found.append(hit)
+        return found

@@ -66,6 +66,9 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
+_NUMBERS = (int, float)
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -79,13 +82,32 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _equals(spec: Any) -> Check:
+    """Typed equality, specialised for the spec's type (the hot path of most rules)."""
+    if isinstance(spec, bool):
+        return lambda v: v is spec
+    if isinstance(spec, str):
+        return lambda v: v.__class__ is str and v == spec
+    return lambda v: v.__class__ in _NUMBERS and v == spec  # a bool is no number here
+
+
+def all_of(checks: list[Any]) -> Any:
+    """One function that holds when every check holds, without a generator per call."""
+    if not checks:
+        return lambda _r: True
+    if len(checks) == 1:
+        return checks[0]
+    first, rest = checks[0], all_of(checks[1:])
+    return lambda r: first(r) and rest(r)
+
+
 def condition(spec: Value) -> Check:
     """A check of one value (None: the attribute is missing)."""
     if isinstance(spec, list):
-        options = list(spec)
-        return lambda v: any(_same(v, o) for o in options)
+        options = [_equals(o) for o in spec]
+        return lambda v: any(o(v) for o in options)
     if not isinstance(spec, Condition):
-        return lambda v: _same(v, spec)
+        return _equals(spec)
     checks: list[Check] = []
     if spec.exists is not None:
         want = spec.exists
@@ -108,7 +130,7 @@ def condition(spec: Value) -> Check:
         checks.append(
             lambda v: isinstance(v, str) and pattern.search(v[:REGEX_SUBJECT_CHARS]) is not None
         )
-    return lambda v: all(check(v) for check in checks)
+    return all_of(checks)
 
 
 def _compare(op: str, bound: float) -> Check:
@@ -121,29 +143,40 @@ def _compare(op: str, bound: float) -> Check:
     return lambda v: _number(v) and v <= bound
 
 
-def name_check(names: list[str]) -> SpanCheck:
+def name_check(names: list[str]) -> Callable[[str], bool]:
     exact = frozenset(n for n in names if not _GLOB.search(n))
     globs = [re.compile(fnmatch.translate(n)) for n in names if _GLOB.search(n)]
     if not globs:
-        return lambda r: r.name in exact
-    return lambda r: r.name in exact or any(g.match(r.name) for g in globs)
+        return lambda name: name in exact
+    return lambda name: name in exact or any(g.match(name) for g in globs)
 
 
 def _listed(value: str | list[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
 
 
-def compile_match(match: Match) -> SpanCheck:
-    """One function: does the span satisfy every part of `match`? Cheapest parts first."""
+HeadCheck = Callable[[str, str, str], bool]
+
+
+def compile_head(match: Match) -> HeadCheck:
+    """The cheap part of `match`: (name, status, kind), which the rule set caches per triple."""
+    names = name_check(_listed(match.span)) if match.span is not None else None
+    statuses = frozenset(_listed(match.status)) if match.status is not None else None
+    kinds = frozenset(_listed(match.kind)) if match.kind is not None else None
+
+    def head(name: str, status: str, kind: str) -> bool:
+        return (
+            (statuses is None or status in statuses)
+            and (kinds is None or kind in kinds)
+            and (names is None or names(name))
+        )
+
+    return head
+
+
+def compile_body(match: Match) -> SpanCheck:
+    """The rest of `match`: duration, resource and span attributes."""
     checks: list[SpanCheck] = []
-    if match.span is not None:
-        checks.append(name_check(_listed(match.span)))
-    if match.status is not None:
-        statuses = frozenset(_listed(match.status))
-        checks.append(lambda r: r.status in statuses)
-    if match.kind is not None:
-        kinds = frozenset(_listed(match.kind))
-        checks.append(lambda r: r.kind in kinds)
     if match.duration_ms is not None:
         duration = condition(match.duration_ms)
         checks.append(lambda r: duration(r.duration_ms))
@@ -151,7 +184,7 @@ def compile_match(match: Match) -> SpanCheck:
         checks.append(_keyed("resource", key, condition(spec)))
     for key, spec in match.attributes.items():
         checks.append(_keyed("attributes", key, condition(spec)))
-    return lambda r: all(check(r) for check in checks)
+    return all_of(checks)  # type: ignore[no-any-return]
 
 
 def _keyed(where: str, key: str, check: Check) -> SpanCheck:

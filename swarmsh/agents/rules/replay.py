@@ -10,7 +10,7 @@ from typing import Any
 
 from swarmsh.agents.base import EntityState
 from swarmsh.agents.rules.agent import NAME
-from swarmsh.agents.rules.engine import CompiledRule
+from swarmsh.agents.rules.engine import CompiledRule, RuleSet
 from swarmsh.agents.rules.template import MissingField
 from swarmsh.agents.runner import command_id
 from swarmsh.bus.records import SpanRecord
@@ -48,14 +48,12 @@ class Replay:
         return cls(rules, {}, Counter())
 
     def feed(self, records: Iterable[SpanRecord]) -> Iterator[Firing]:
+        ruleset = RuleSet(tuple(self.rules))
         for record in records:
-            for rule in self.rules:
-                hit = rule.hit(record)
-                if hit is None:
-                    continue
-                key = rule.key(hit)
+            for hit in ruleset.hits(record):
+                rule = hit.rule
                 try:
-                    outcome = rule.decide(hit, self.states.get(key))
+                    outcome = rule.decide(hit, self.states.get(hit.key))
                 except MissingField:
                     self.counters["malformed"] += 1  # the agent dead-letters the span
                     continue
