@@ -219,7 +219,9 @@ def _print_receiver(info: dict[str, Any] | None) -> None:
         return
     addresses = info.get("addresses") or {}
     where = "  ".join(f"{k} {shown(v) if v else 'off'}" for k, v in sorted(addresses.items()))
-    click.echo(f"receiver: {where}")
+    updated = info.get("updated_at")
+    age = f"{time.time() - updated:.0f}s ago" if isinstance(updated, int | float) else "?"
+    click.echo(f"receiver: {where}  (pid {shown(info.get('pid'))}, counts of {age})")
     for transport, counts in sorted((info.get("counts") or {}).items()):
         if isinstance(counts, dict):
             row = ", ".join(f"{k}={shown(v)}" for k, v in sorted(counts.items()))

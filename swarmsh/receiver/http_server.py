@@ -51,6 +51,11 @@ class _Server(ThreadingHTTPServer):
             self._slots.release()
             raise
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up, spoke plain HTTP to TLS or timed out: its connection ends,
+        # nothing else does; no traceback on stderr for what any stranger can cause.
+        _log.debug("connection from %s ended in error", client_address, exc_info=True)
+
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)

@@ -101,4 +101,4 @@ def test_a_plain_sdk_program_drives_the_scrum_agent() -> None:
         }
         assert report["processes"]["receiver"]["state"] == "RUNNING" and report["healthy"]
         text = status().stdout
-        assert f"receiver: grpc {grpc_addr}" in text and "grpc accepted=3" in text
+        assert f"receiver: grpc {grpc_addr}  http " in text and "grpc accepted=3" in text
