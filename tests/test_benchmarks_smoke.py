@@ -22,7 +22,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     results = json.loads(out.read_text())
     assert results["machine"]["mode"] == "smoke"
-    assert set(results) == {"machine", "follower", "hops", "cli", "writes", "memory"}
+    assert set(results) == {"machine", "follower", "hops", "cli", "writes", "memory", "rules"}
+    rules = results["rules"]
+    assert rules["rules_agent_lines_per_s"] > 0 and rules["reference_roberts_agent_lines_per_s"] > 0
+    assert rules["rules_counters"]["commands"] > 0 and rules["rules_counters"]["advanced"] > 0
     assert results["follower"]["agent_runner_lines_per_s"] > 0
     assert results["follower"]["reference_naive_lines_per_s"] > 0
     assert (
