@@ -203,7 +203,10 @@ def start_http(
     assert settings.http_addr is not None
     host, port = parse_address("address", settings.http_addr)
     connections = settings.max_concurrency * CONNECTIONS_PER_SLOT
-    server = _Server((host, port), connections, ingest=ingest, settings=settings, stats=stats)
+    try:
+        server = _Server((host, port), connections, ingest=ingest, settings=settings, stats=stats)
+    except OSError as exc:
+        raise OSError(f"cannot listen on {settings.http_addr} (HTTP): {exc.strerror}") from None
     if settings.tls:
         assert settings.tls_cert and settings.tls_key
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
