@@ -33,11 +33,21 @@ def receiver(tmp_path_factory: pytest.TempPathFactory) -> Receiver:
         yield rx  # type: ignore[misc]
 
 
-def _send(protocol: str, endpoint: str) -> list[dict]:
+def _send(protocol: str, endpoint: str, gzip: bool) -> list[dict]:
     """Make a parent and child span (events, a link, every attribute type) with the SDK;
     send them with its exporter; return what an SDK span turns into on our own bus."""
     memory = InMemorySpanExporter()
-    tracer_provider = provider(exporter(protocol, endpoint))
+    if gzip and protocol == "grpc":
+        from grpc import Compression
+
+        kwargs = {"compression": Compression.Gzip}
+    elif gzip:
+        from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
+
+        kwargs = {"compression": HttpCompression.Gzip}
+    else:
+        kwargs = {}
+    tracer_provider = provider(exporter(protocol, endpoint, **kwargs))
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -55,10 +65,11 @@ def _send(protocol: str, endpoint: str) -> list[dict]:
     return [span_to_record(s) for s in memory.get_finished_spans()]
 
 
+@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_sdk_exporter_spans_land_as_sent(receiver: Receiver, protocol: str) -> None:
+def test_sdk_exporter_spans_land_as_sent(receiver: Receiver, protocol: str, gzip: bool) -> None:
     endpoint = receiver.grpc if protocol == "grpc" else receiver.http
-    sent = _send(protocol, endpoint)
+    sent = _send(protocol, endpoint, gzip)
     landed = {r["span_id"]: r for r in receiver.spans()}
     assert len(sent) == 2
     for want in sent:
