@@ -56,7 +56,8 @@ class Converted:
 
 
 # Names and keys found safe, remembered (boundedly): services repeat the same few thousand,
-# and a set lookup costs a tenth of the check.
+# and a set lookup costs a tenth of the check. Only texts within the shorter (key) limit are
+# remembered, so a remembered text passes either check.
 _SAFE: set[str] = set()
 _SAFE_MAX = 16_384
 
@@ -68,9 +69,10 @@ def _safe(text: str, limit: int, what: str) -> str:
         raise Unrepresentable(f"{what} is empty or longer than {limit} characters")
     if (why := refusal(text)) is not None:
         raise Unrepresentable(f"{what} {why}")
-    if len(_SAFE) >= _SAFE_MAX:
-        _SAFE.clear()
-    _SAFE.add(text)
+    if len(text) <= MAX_KEY_CHARS:
+        if len(_SAFE) >= _SAFE_MAX:
+            _SAFE.clear()
+        _SAFE.add(text)
     return text
 
 

@@ -112,6 +112,14 @@ def test_value_bounds() -> None:
     assert "over the readers' limit of 50000" in c.convert(big, 50_000).rejected[0][0]
 
 
+def test_a_long_name_remembered_as_safe_is_still_too_long_for_a_key() -> None:
+    name = "n" * 500
+    request = one(name=name)
+    assert c.convert(request, 1 << 20).lines  # a 500-character span name is fine
+    request.resource_spans[0].scope_spans[0].spans[0].attributes.add(key=name).value.int_value = 1
+    assert "attribute key is empty or longer than 256" in c.convert(request, 1 << 20).rejected[0][0]
+
+
 @st.composite
 def hostile_requests(draw: st.DrawFn) -> ExportTraceServiceRequest:
     ids = st.binary(min_size=0, max_size=17)
