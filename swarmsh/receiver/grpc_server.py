@@ -101,7 +101,11 @@ def start_grpc(
     assert settings.grpc_addr is not None
     limit = settings.max_request_bytes
     server = grpc.server(
-        ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="otlp-grpc"),
+        # Up to 4 calls per slot (bodies received, waiting for a slot), so at most
+        # 4 * max_concurrency * max_request_bytes of bodies are held; more are refused by gRPC.
+        ThreadPoolExecutor(
+            max_workers=settings.max_concurrency * 4, thread_name_prefix="otlp-grpc"
+        ),
         handlers=[TraceServiceHandler(ingest, stats, settings)],
         maximum_concurrent_rpcs=settings.max_concurrency * 4,
         options=[

@@ -30,6 +30,9 @@ from swarmsh.receiver.settings import ReceiverSettings
 
 _log = logging.getLogger(__name__)
 READER = "receiver"  # the dead-letter file's name and `reader`
+# A request finding every slot taken waits this long for one before it is refused: a burst (a
+# Collector's ten exporter consumers at once) queues, a sustained overload is answered 429.
+ADMIT_WAIT_S = 1.0
 
 
 class Ingest:
@@ -42,7 +45,7 @@ class Ingest:
         self._committer = committer
         self._deadletter = JsonlWriter(deadletter)
         self._token = settings.token.encode() if settings.token else None
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._requests = 0
         self._bytes = 0
         self._logged: set[str] = set()
@@ -59,10 +62,15 @@ class Ingest:
 
     @contextmanager
     def admit(self, size: int) -> Iterator[None]:
-        """Hold one of the request slots and `size` bytes in flight, or refuse at once."""
+        """Hold one of the request slots and `size` bytes in flight; wait at most ADMIT_WAIT_S
+        for them, then refuse with a retryable answer."""
         s = self.settings
+
+        def free() -> bool:
+            return self._requests < s.max_concurrency and self._bytes + size <= s.max_inflight_bytes
+
         with self._lock:
-            if self._requests >= s.max_concurrency or self._bytes + size > s.max_inflight_bytes:
+            if not self._lock.wait_for(free, ADMIT_WAIT_S):
                 raise RequestError(
                     SATURATED, "the receiver is at its bound of requests or bytes in flight; retry"
                 )
@@ -74,6 +82,7 @@ class Ingest:
             with self._lock:
                 self._requests -= 1
                 self._bytes -= size
+                self._lock.notify_all()
 
     def export(self, request: ExportTraceServiceRequest, source: str) -> Accepted:
         """Write the request's spans to the bus; return once durable. Raises RequestError

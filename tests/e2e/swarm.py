@@ -60,6 +60,18 @@ class Swarm:
             stderr=subprocess.DEVNULL,
         )
         self.wait_running(PROGRAMS, timeout)
+        self.wait_committed(timeout)
+
+    def wait_committed(self, timeout: float = 30.0) -> None:
+        """Until every reader has committed where it starts (a first start begins at the bus's
+        end as it finds it: a line written before that is not the reader's)."""
+        from swarmsh import startmark
+        from swarmsh.supervisor import READERS
+
+        state = self.home / "state"
+        wait_until(
+            lambda: all(startmark.committed(state, r) for r in READERS), timeout, "start commits"
+        )
 
     def states(self) -> dict[str, dict[str, Any]]:
         return {info["name"]: info for info in self.rpc.supervisor.getAllProcessInfo()}
