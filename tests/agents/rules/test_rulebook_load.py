@@ -103,7 +103,16 @@ MISTAKES = [
     ),
     (
         _rule(f"match: {{attributes: {{p: {{regex: '(a|b*)*'}}}}}}\n{THEN}"),
-        "nests a repeat inside a repeat",
+        "f.yaml: rule 'r': regex '(a|b*)*' repeats an alternation (catastrophic backtracking)",
+    ),
+    (
+        _rule(f"match: {{attributes: {{p: {{regex: '.*a.*b'}}}}}}\n{THEN}"),
+        "f.yaml: rule 'r': regex '.*a.*b' has 2 unbounded repeats and no ^ anchor: at most 2,"
+        " an unanchored search counting as one",
+    ),
+    (
+        _rule(f"match: {{attributes: {{p: {{regex: '^a+b+c+'}}}}}}\n{THEN}"),
+        "f.yaml: rule 'r': regex '^a+b+c+' has 3 unbounded repeats: at most 2",
     ),
     (
         _rule(f"match: {{attributes: {{p: {{regex: '['}}}}}}\n{THEN}"),

@@ -11,6 +11,7 @@ from swarmsh.agents.rules.agent import RulesRunner
 from swarmsh.agents.runner import command_id
 from swarmsh.bus.follower import NamePrefixFilter
 from swarmsh.config import Paths
+from swarmsh.semconv.check import check_record
 from swarmsh.store import StateStore
 from swarmsh.telemetry import setup_telemetry
 from tests.agents.helpers import motion_cycle, write_spans
@@ -84,6 +85,7 @@ def test_five_errors_fire_once_in_the_trace_of_the_fifth_linked_to_the_other_fou
     assert iteration["attributes"]["swarm.rule.group"] == "service.name=checkout"
     assert iteration["attributes"]["swarm.rule.count"] == 5
     assert iteration["attributes"]["swarm.trigger"] == "checkout-errors"
+    assert check_record(iteration) == []  # the registry knows swarm.rule.*
     runner.close()
     with StateStore(home / "state" / "rules.db") as store:
         assert store.counters() == {"advanced": 4, "handled": 1, "commands": 1}
