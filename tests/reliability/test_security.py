@@ -61,7 +61,9 @@ def test_supervisord_conf_has_only_an_owner_only_unix_socket() -> None:
     assert sorted(programs) == [
         "program:executor",
         "program:lean",
+        "program:receiver",
         "program:roberts",
+        "program:rules",
         "program:scrum",
     ]
     for section in programs:
