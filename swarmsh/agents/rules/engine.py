@@ -154,9 +154,12 @@ class CompiledRule:
         spec = self.rule.correlate
         assert spec is not None
         steps: list[Any] = list(data.get("c") or [None] * len(self.heads))
-        for i in hit.steps:  # each step keeps its newest span
-            if steps[i] is None or steps[i][0] <= entry[0]:
-                steps[i] = list(entry)
+        # A span counts for one step: the first it matches that is empty, else the one whose
+        # span is oldest (each step keeps its newest span).
+        empty = [i for i in hit.steps if steps[i] is None]
+        i = empty[0] if empty else min(hit.steps, key=lambda j: (steps[j][0], j))
+        if steps[i] is None or steps[i][0] <= entry[0]:
+            steps[i] = list(entry)
         floor = newest - spec.within
         steps = [s if s and s[0] >= floor else None for s in steps]
         complete = all(steps) and any(s[2] == entry[2] for s in steps)

@@ -165,3 +165,12 @@ def test_replaying_the_same_spans_fires_the_same_ids() -> None:
     spans = [span(t, n=i) for i, t in enumerate(range(0, 200, 7))]
     first = [f.id for f in fire(WINDOW, spans)]
     assert first and first == [f.id for f in fire(WINDOW, spans)]
+
+
+def test_a_span_counts_for_one_step_of_a_correlation() -> None:
+    text = CORRELATE.format(ordered="false").replace(
+        "{span: deploy, status: OK}", '{span: "http.*"}'
+    )
+    assert not fire(text, [error(0)])  # one error is not two
+    (firing,) = fire(text, [error(0), error(1)])
+    assert firing.count == 2 and len(firing.links) == 1
