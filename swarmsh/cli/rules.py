@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from swarmsh.bus.records import SpanRecord
 
 
 @click.group()
@@ -55,7 +60,7 @@ def test(rulebooks: tuple[Path, ...], bus: Path, as_json: bool) -> None:
         raise click.UsageError(str(exc)) from None
     replay = Replay.of(loaded)
 
-    def records():  # type: ignore[no-untyped-def]
+    def records() -> Iterator[SpanRecord]:
         with open(bus, "rb") as handle:
             for line in handle:
                 if not line.strip():
