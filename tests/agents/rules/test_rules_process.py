@@ -67,9 +67,9 @@ def test_sighup_with_a_broken_file_keeps_the_old_rules_and_a_good_one_replaces_t
 
 def test_kill_9_mid_stream_replays_the_same_command_ids(home: Path, tmp_path: Path) -> None:
     rules_dir = book(tmp_path, RULEBOOK.replace("throttle: {once_within: 10m}", ""))
-    # 3,000 errors 10 s apart, each group of five in 60 s fires: 600 firings over many batches,
+    # 10,000 errors 10 s apart, each five in 60 s fire: 2,000 firings over five batches,
     # and windows open across batch boundaries
-    spans = write_service_spans(home / "spans.jsonl", errors([i * 10.0 for i in range(3000)]))
+    spans = write_service_spans(home / "spans.jsonl", errors([i * 10.0 for i in range(10_000)]))
     expected = [command_id("rules", s.span_id, "checkout-errors") for s in spans[4::5]]
     pristine = tmp_path / "pristine"
     shutil.copytree(home, pristine)
