@@ -38,7 +38,7 @@ class Swarm:
 
     def __init__(self, base: Path, env: dict[str, str]) -> None:
         self.base = base
-        self.home = base / "home"
+        self.home = Path(env.get("SWARMSH_HOME") or base / "home")  # the daemons' home
         self.conf = base / "supervisord.conf"
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
@@ -170,7 +170,7 @@ class Checkout:
 
     def __init__(self, base: Path, env: dict[str, str]) -> None:
         self.base = base
-        self.home = base / "home"
+        self.home = Path(env.get("SWARMSH_HOME") or base / "home")  # the daemons' home
         self.conf = base / "supervisord.conf"
         self.var = base / "var"
         self.env = env

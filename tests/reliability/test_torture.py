@@ -320,8 +320,6 @@ def test_crash_torture(cascades: int, minimum: dict[str, int]) -> None:
 def torture(cascades: int, minimum: dict[str, int], disk: Path | None) -> None:
     """Run the cascades under chaos, then check that each command ran exactly once."""
     with running_swarm({"SWARMSH_HOME": str(disk)} if disk else {}) as swarm:
-        if disk is not None:
-            swarm.home = disk
         chaos = Chaos(swarm, disk, minimum, seed=int(os.environ.get("SWARMSH_SEED", cascades)))
         chaos.start()
         began = time.monotonic()
