@@ -68,7 +68,7 @@ class Swarm:
         from swarmsh import startmark
         from swarmsh.supervisor import READERS
 
-        state = self.home / "state"
+        state = Path(self.env.get("SWARMSH_HOME", self.home)) / "state"
         wait_until(
             lambda: all(startmark.committed(state, r) for r in READERS), timeout, "start commits"
         )
