@@ -4,8 +4,6 @@ the roberts agent's on its own bus of the same size and share, in the same run."
 from __future__ import annotations
 
 import random
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +175,7 @@ def make_rules_bus(path: Path, lines: int, share: float = 0.10, seed: int = 11) 
 def rules_throughput(home: Path, lines: int) -> dict[str, Any]:
     """The real rules runner from the bus's first byte, 20 rules loaded: matching, windows,
     firings (iteration spans with links, commands) and a checkpoint commit per batch."""
+    from benchmarks.workloads import drain
     from swarmsh.agents.rules.agent import RulesRunner
     from swarmsh.config import Paths
     from swarmsh.store import StateStore
@@ -186,18 +185,10 @@ def rules_throughput(home: Path, lines: int) -> dict[str, Any]:
     rules_dir.mkdir()
     (rules_dir / "bench.yaml").write_text(rulebook())
     paths = Paths(home)
-    size = paths.bus.stat().st_size
     telemetry = setup_telemetry("swarmsh-rules", paths.bus, otlp=False)
     runner = RulesRunner([rules_dir], paths, telemetry, start="beginning")
     assert len(runner.rules) == 20
-    stop = threading.Event()
-    began = time.perf_counter()
-    while runner.follower.position.offset < size:
-        items = runner.follower.poll(0)
-        if items:
-            runner.process(items, stop)
-    elapsed = time.perf_counter() - began
-    runner.close()
+    elapsed = drain(runner, paths.bus.stat().st_size)
     telemetry.shutdown()
     with StateStore(paths.state / "rules.db") as store:
         counters = store.counters()

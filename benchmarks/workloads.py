@@ -145,7 +145,6 @@ def follower_only_throughput(bus: Path) -> float:
 def runner_throughput(home: Path, lines: int) -> float:
     """The real roberts runner from the bus's first byte: rules, iteration spans, commands and
     a checkpoint commit per batch, until it has read every line that was there at the start."""
-    import threading as _threading
 
     from swarmsh.agents import roberts
     from swarmsh.agents.runner import AgentRunner
@@ -153,10 +152,16 @@ def runner_throughput(home: Path, lines: int) -> float:
     from swarmsh.telemetry import setup_telemetry
 
     paths = Paths(home)
-    size = paths.bus.stat().st_size
     telemetry = setup_telemetry("swarmsh-roberts", paths.bus, otlp=False)
     runner = AgentRunner(roberts.AGENT, paths, telemetry, start="beginning")
-    stop = _threading.Event()
+    elapsed = drain(runner, paths.bus.stat().st_size)
+    telemetry.shutdown()
+    return lines / elapsed
+
+
+def drain(runner: Any, size: int) -> float:
+    """Seconds an agent runner takes to handle its bus up to byte `size`; closes it."""
+    stop = threading.Event()
     began = time.perf_counter()
     while runner.follower.position.offset < size:
         items = runner.follower.poll(0)
@@ -164,8 +169,7 @@ def runner_throughput(home: Path, lines: int) -> float:
             runner.process(items, stop)
     elapsed = time.perf_counter() - began
     runner.close()
-    telemetry.shutdown()
-    return lines / elapsed
+    return elapsed
 
 
 def _writer(path: str, spans: int, barrier: Any) -> None:
