@@ -123,7 +123,8 @@ def naive_throughput(bus: Path) -> float:
 
 def follower_only_throughput(bus: Path) -> float:
     """The follower alone with roberts' prefilter and parsing (no rules, no writes)."""
-    from swarmsh.bus.follower import Follower, name_prefix_filter
+    from swarmsh.bus.follower import Follower
+    from swarmsh.bus.prefilter import name_prefix_filter
     from swarmsh.bus.records import SpanRecord
 
     follower: Follower[SpanRecord] = Follower(

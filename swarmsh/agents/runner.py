@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from swarmsh import startmark
 from swarmsh.agents.base import STATUSES, Agent, EntityState, Outcome, Settings
 from swarmsh.bus.deadletter import DeadLetterWriter
-from swarmsh.bus.follower import Follower, name_prefix_filter
+from swarmsh.bus.follower import Follower
 from swarmsh.bus.position import Position
+from swarmsh.bus.prefilter import name_prefix_filter
 from swarmsh.bus.records import MAX_DEPTH, CommandSource, NextCommand, SpanRecord, dumps_line
 from swarmsh.bus.writer import JsonlWriter
 from swarmsh.config import ENV_DEFECT_THRESHOLD, Paths, env_float

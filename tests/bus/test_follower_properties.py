@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from swarmsh.bus.follower import Follower, name_prefix_filter
+from swarmsh.bus.follower import Follower
+from swarmsh.bus.prefilter import name_prefix_filter
 from swarmsh.bus.records import SpanRecord, dumps_line
 
 NAMES = st.sampled_from(

@@ -16,8 +16,8 @@ from swarmsh.agents.rules.engine import STATES, CompiledRule, Hit, RuleSet
 from swarmsh.agents.rules.load import RulebookError, load_rules
 from swarmsh.agents.rules.template import MissingField
 from swarmsh.agents.runner import AgentCodeFailed, AgentRunner, _Event
-from swarmsh.bus.follower import NamePrefixFilter
 from swarmsh.bus.position import Position
+from swarmsh.bus.prefilter import NamePrefixFilter
 from swarmsh.bus.records import SpanRecord
 from swarmsh.config import Paths
 from swarmsh.errors import MalformedRecord

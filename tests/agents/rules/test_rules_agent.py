@@ -9,7 +9,7 @@ from pathlib import Path
 
 from swarmsh.agents.rules.agent import RulesRunner
 from swarmsh.agents.runner import command_id
-from swarmsh.bus.follower import NamePrefixFilter
+from swarmsh.bus.prefilter import NamePrefixFilter
 from swarmsh.config import Paths
 from swarmsh.semconv.check import check_record
 from swarmsh.store import StateStore

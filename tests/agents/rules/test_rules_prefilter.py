@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from swarmsh.agents.rules.agent import needles_of
 from swarmsh.agents.rules.match import name_check
-from swarmsh.bus.follower import NamePrefixFilter
+from swarmsh.bus.prefilter import NamePrefixFilter
 from tests.agents.rules.helpers import rule, rules
 
 ALPHABET = st.sampled_from(list('abc./"\\ é*?-') + ["\u202e", "\n"])
