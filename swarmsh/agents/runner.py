@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from swarmsh import startmark
 from swarmsh.agents.base import STATUSES, Agent, EntityState, Outcome, Settings
+from swarmsh.agents.guard import AgentCodeFailed, check_outcome, what
 from swarmsh.bus.deadletter import DeadLetterWriter
 from swarmsh.bus.follower import Follower
 from swarmsh.bus.position import Position
@@ -27,7 +28,7 @@ from swarmsh.config import ENV_DEFECT_THRESHOLD, Paths, env_float
 from swarmsh.errors import MalformedRecord
 from swarmsh.patience import INFRASTRUCTURE_ERRORS, NEVER, until_done
 from swarmsh.semconv._generated import attributes as attr
-from swarmsh.store import CommandEntry, StateStore, encode
+from swarmsh.store import CommandEntry, StateStore
 from swarmsh.telemetry import Telemetry
 
 _log = logging.getLogger(__name__)
@@ -41,20 +42,6 @@ CACHE_ENTRIES = 4096  # bounded: the agent must stay small (see benchmarks: memo
 # Every span name the registry defines: an agent ignores the known ones it has no rule for
 # and dead-letters names under its prefix that nobody defines.
 KNOWN_SPANS = frozenset(v for k, v in vars(attr).items() if k.startswith("SPAN_"))
-
-
-def _what(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
-_SCALARS = (str, bool, int, float)
-
-
-def _is_attribute_value(value: Any) -> bool:
-    """What an OTel attribute may hold: a scalar or a homogeneous-enough sequence of them."""
-    if isinstance(value, list | tuple):
-        return all(isinstance(v, _SCALARS) for v in value)
-    return isinstance(value, _SCALARS)
 
 
 def _depth(record: SpanRecord, model: Any) -> int:
@@ -92,7 +79,7 @@ def source_context(record: SpanRecord) -> SpanContext:
     return SpanContext(int(record.trace_id, 16), int(record.span_id, 16), True, flags)
 
 
-class _Event(NamedTuple):
+class Event(NamedTuple):
     """A span for this agent, read: its trigger, typed attributes and entity keys."""
 
     record: SpanRecord
@@ -100,10 +87,6 @@ class _Event(NamedTuple):
     model: Any
     keys: tuple[str, ...]
     position: Position
-
-
-class AgentCodeFailed(Exception):
-    """The agent's own code (keys, rule, describe) raised on one span."""
 
 
 @dataclass
@@ -207,12 +190,12 @@ class AgentRunner:
 
     # -- one record -------------------------------------------------------------------------
 
-    def events(self, record: SpanRecord, position: Position) -> list[_Event]:
+    def events(self, record: SpanRecord, position: Position) -> list[Event]:
         """The events a span makes for this agent: none, or one per rule that sees it."""
         event = self.parse(record, position)
         return [] if event is None else [event]
 
-    def parse(self, record: SpanRecord, position: Position) -> _Event | None:
+    def parse(self, record: SpanRecord, position: Position) -> Event | None:
         """The span's typed model and entity keys; None for a known span without a rule, or
         whose status says the action failed (see `Agent.acted_on`)."""
         agent = self.agent
@@ -236,16 +219,16 @@ class AgentRunner:
             )
             raise MalformedRecord(f"attributes do not fit {record.name}: {problems}") from None
         except Exception as exc:  # a model's own validator gone wrong: still this span only
-            raise AgentCodeFailed(f"model of {record.name} raised {_what(exc)}") from exc
+            raise AgentCodeFailed(f"model of {record.name} raised {what(exc)}") from exc
         try:
             keys = tuple(agent.keys[trigger](model))
             if not all(isinstance(key, str) for key in keys):
                 raise TypeError("entity keys must be str")
         except Exception as exc:
-            raise AgentCodeFailed(f"keys of {record.name} raised {_what(exc)}") from exc
-        return _Event(record, trigger, model, keys, position)
+            raise AgentCodeFailed(f"keys of {record.name} raised {what(exc)}") from exc
+        return Event(record, trigger, model, keys, position)
 
-    def _decide(self, event: _Event, batch: _Batch) -> tuple[Outcome, dict[str, Any]]:
+    def _decide(self, event: Event, batch: _Batch) -> tuple[Outcome, dict[str, Any]]:
         """Run the agent's code for one span: its outcome and the iteration's domain attributes.
         Anything the code returns that the batch could not store or send is its failure too,
         caught here, for this span only."""
@@ -256,26 +239,14 @@ class AgentRunner:
             )
             described = dict(agent.describe(event.model))
         except Exception as exc:
-            raise AgentCodeFailed(f"rule for {name} raised {_what(exc)}") from exc
+            raise AgentCodeFailed(f"rule for {name} raised {what(exc)}") from exc
         try:
-            if not isinstance(outcome.from_state, str) or not isinstance(outcome.to_state, str):
-                raise TypeError("states must be names (str)")
-            for key, state in outcome.updates.items():
-                if not isinstance(key, str) or not isinstance(state.state, str):
-                    raise TypeError(f"update {key!r}: keys and states must be str")
-                encode(state.data)
-            for request in outcome.commands:
-                if not isinstance(request.args, Mapping) or not isinstance(request.command, str):
-                    raise TypeError("a command is a name (str) and its args (a mapping)")
-                dumps_line(request.args)
-            for key, value in {**described, **outcome.attributes}.items():
-                if not _is_attribute_value(value):
-                    raise TypeError(f"describe gave {key} a {type(value).__name__}")
+            check_outcome(outcome, described)
         except Exception as exc:
             raise AgentCodeFailed(f"rule for {name} returned what cannot be stored: {exc}") from exc
         return outcome, described
 
-    def handle(self, event: _Event, batch: _Batch, now: float) -> None:
+    def handle(self, event: Event, batch: _Batch, now: float) -> None:
         began_ns = time.time_ns()
         agent, record, trigger, model = self.agent, event.record, event.trigger, event.model
         outcome, described = self._decide(event, batch)

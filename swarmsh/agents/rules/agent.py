@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from swarmsh.agents.base import STATUSES, Agent, Outcome, Settings, States
+from swarmsh.agents.guard import AgentCodeFailed
 from swarmsh.agents.rules.engine import STATES, CompiledRule, Hit, RuleSet
 from swarmsh.agents.rules.load import RulebookError, load_rules
 from swarmsh.agents.rules.template import MissingField
-from swarmsh.agents.runner import AgentCodeFailed, AgentRunner, _Event
+from swarmsh.agents.runner import AgentRunner, Event
 from swarmsh.bus.position import Position
 from swarmsh.bus.prefilter import NamePrefixFilter
 from swarmsh.bus.records import SpanRecord
@@ -116,17 +117,17 @@ class RulesRunner(AgentRunner):
 
     # -- one record -----------------------------------------------------------------------
 
-    def events(self, record: SpanRecord, position: Position) -> list[_Event]:
+    def events(self, record: SpanRecord, position: Position) -> list[Event]:
         if record.status not in STATUSES:
             raise MalformedRecord(
                 f"status {record.status[:40]!r} is none of {', '.join(sorted(STATUSES))}"
             )
         return [
-            _Event(record, hit.rule.name, hit, (hit.key,), position)
+            Event(record, hit.rule.name, hit, (hit.key,), position)
             for hit in self.ruleset.hits(record)
         ]
 
-    def handle(self, event: _Event, batch: Any, now: float) -> None:
+    def handle(self, event: Event, batch: Any, now: float) -> None:
         try:
             super().handle(event, batch, now)
         except AgentCodeFailed as exc:  # a field the action needs is missing: the span's fault
