@@ -124,6 +124,19 @@ class Swarm:
             follower.close()
         raise TimeoutError(f"no {what} on the bus within {timeout}s")
 
+    def send_over_otlp(self, program: str) -> subprocess.CompletedProcess[str]:
+        """Run a plain OpenTelemetry SDK program pointed at the swarm's receiver by the standard
+        `OTEL_EXPORTER_OTLP_ENDPOINT` (gRPC), as any instrumented service would be."""
+        env = {k: v for k, v in self.env.items() if not k.startswith("SWARMSH_")}
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{self.env['SWARMSH_OTLP_GRPC_ADDR']}"
+        env["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
+        sent = subprocess.run(
+            [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert "Failed to export" not in sent.stderr, sent.stderr
+        return sent
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

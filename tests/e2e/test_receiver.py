@@ -47,15 +47,7 @@ def test_a_plain_sdk_program_drives_the_scrum_agent() -> None:
         state = swarm.home / "state"
         wait_until(lambda: startmark.committed(state, "scrum"), 20, "scrum committed its start")
         grpc_addr = swarm.env["SWARMSH_OTLP_GRPC_ADDR"]
-        env = {k: v for k, v in swarm.env.items() if not k.startswith("SWARMSH_")}
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{grpc_addr}"
-        env["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
-        sent = subprocess.run(
-            [sys.executable, "-c", SENDER], env=env, capture_output=True, text=True, timeout=60
-        )
-        assert sent.returncode == 0, sent.stderr
-        assert "Failed to export" not in sent.stderr, sent.stderr
-        trace_id = sent.stdout.strip()
+        trace_id = swarm.send_over_otlp(SENDER).stdout.strip()
         review = swarm.wait_for(
             lambda r: r.name == "swarmsh.scrum.review" and r.trace_id == trace_id,
             what="the review, received over OTLP",

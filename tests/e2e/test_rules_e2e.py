@@ -50,13 +50,7 @@ def test_five_checkout_errors_start_a_lean_project_in_the_fifth_errors_trace() -
         with running_swarm({"SWARMSH_RULES": str(rules_dir)}) as swarm:
             state = swarm.home / "state"
             wait_until(lambda: startmark.committed(state, "rules"), 20, "rules committed its start")
-            env = {k: v for k, v in swarm.env.items() if not k.startswith("SWARMSH_")}
-            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{swarm.env['SWARMSH_OTLP_GRPC_ADDR']}"
-            env["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
-            sent = subprocess.run(
-                [sys.executable, "-c", SENDER], env=env, capture_output=True, text=True, timeout=60
-            )
-            assert sent.returncode == 0, sent.stderr
+            sent = swarm.send_over_otlp(SENDER)
             errors = [tuple(line.split()) for line in sent.stdout.splitlines()]
             assert len(errors) == 5
             fifth_trace, fifth_span = errors[4]
