@@ -187,7 +187,7 @@ class Follower(Generic[T]):
                     continue
                 try:
                     fd = _open_generation(generation)
-                except OSError as exc:
+                except (OSError, UnsafePath) as exc:
                     _log.warning("%s: cannot read %s (%s)", self.reader, generation.path, exc)
                     continue
                 if fd is None:
@@ -283,7 +283,7 @@ class Follower(Generic[T]):
         for generation in newer:
             try:
                 fd = _open_generation(generation)
-            except OSError as exc:
+            except (OSError, UnsafePath) as exc:
                 _log.warning("%s: cannot read %s (%s); skipped", self.reader, generation.path, exc)
                 continue
             if fd is None:

@@ -194,3 +194,17 @@ def test_a_lock_held_for_ever_delays_the_switch_only_so_long(
         assert "lock kept taken for 0.1 s" in caplog.text
     finally:
         os.close(lock)
+
+
+def test_a_planted_symlink_among_the_generations_is_passed_over(tmp_path: Path) -> None:
+    bus = tmp_path / "spans.jsonl"
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    write(elsewhere, 100, 2)
+    write(bus, 0, 2)
+    f = follower(bus, start="beginning")
+    assert read_all(f) == [0, 1]
+    os.rename(bus, f"{bus}.2")  # rotated away, and a link planted as the next generation
+    os.symlink(elsewhere, f"{bus}.1")
+    write(bus, 2, 2)
+    assert read_all(f) == [2, 3]  # never the link's target, and the follower goes on
+    f.close()
