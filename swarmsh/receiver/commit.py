@@ -15,6 +15,7 @@ from pathlib import Path
 
 from swarmsh.bus.writer import JsonlWriter
 from swarmsh.errors import BusWriteError
+from swarmsh.fsutil import open_file
 from swarmsh.receiver.outcome import STOPPING, RequestError
 
 _log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class _Pending:
 def recent_keys(bus: Path, tail_bytes: int = PRIME_TAIL_BYTES) -> list[str]:
     """Identities (trace id + span id) of the spans in the last `tail_bytes` of `bus`."""
     try:
-        with open(bus, "rb") as handle:
+        with open(open_file(bus, os.O_RDONLY), "rb") as handle:  # never through a link
             size = os.fstat(handle.fileno()).st_size
             handle.seek(max(0, size - tail_bytes))
             tail = handle.read(tail_bytes)
