@@ -36,9 +36,9 @@ class NamePrefixFilter:
             return None
         found: set[int] = set()
         spans: list[tuple[int, int]] = []
-        # A backslash is rare in our records and one byte is cheap to count: only when
-        # there is one can a \\u escape hide a prefix.
-        needles = self.needles if region.count(b"\\") else self.prefixes
+        # A backslash is rare in our records, and finding one byte is a memchr (a count is
+        # a full pass, ≈ 100 ns a line): only when there is one can a \\u escape hide a prefix.
+        needles = self.needles if b"\\" in region else self.prefixes
         for needle in needles:
             at = region.find(needle)
             while at != -1:
