@@ -50,19 +50,28 @@ def loads_object(line: bytes) -> dict[str, Any]:
         raise MalformedRecord("not JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise MalformedRecord(f"not a JSON object but a {type(value).__name__}")
-    # Duplicate keys would let two parsers read one line two ways. Our writer's compact
-    # output re-serialises to the same length; anything else gets the exact check.
-    if len(orjson.dumps(value)) != len(line.strip()):
+    # Duplicate keys would let two parsers read one line two ways. A line that is, but for
+    # whitespace, what it was read as written again has that value's members and no more:
+    # none repeated. (Spaces inside strings drop from both sides alike, and never change
+    # where a token ends, so the two have the same structure.) Our writer's compact lines
+    # and lines written with `json.dumps`'s separators pass so in ≈ 0.5 µs; anything else
+    # (escapes, other number syntax) gets the exact check.
+    written = orjson.dumps(value)
+    if written != line.strip() and written.translate(None, b" ") != line.translate(None, _BLANKS):
         _reject_duplicate_keys(line)
     return value
 
 
+_BLANKS = b" \t\r\n"  # JSON's whitespace; only a space may stand unescaped inside a string
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        keys = [k for k, _ in pairs]
         duplicate = next(k for k in keys if keys.count(k) > 1)
         raise MalformedRecord(f"duplicate key {duplicate!r}")
-    return dict(pairs)
+    return value
 
 
 def _reject_duplicate_keys(line: bytes) -> None:

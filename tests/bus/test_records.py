@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from swarmsh.bus.records import NextCommand, SpanRecord, dumps_line
+from swarmsh.bus.records import NextCommand, SpanRecord, dumps_line, loads_object
 from swarmsh.errors import MalformedRecord
 
 GOOD = {
@@ -145,3 +145,35 @@ def test_the_bounds_themselves_are_accepted() -> None:
     assert SpanRecord.from_json(line(timestamp=2**32)).timestamp == 2.0**32
     deep = NextCommand.from_dict({**COMMAND, "depth": 1_000_000, "created_at": 0})
     assert deep.depth == 1_000_000
+
+
+DUPLICATES = [
+    # compact, as our writer would put it but for the repeated key
+    b'{"name":"a","name":"swarmsh.roberts.open","trace_id":"x"}',
+    # json.dumps's separators, with spaces inside strings that vanish on both sides alike
+    b'{"name": "a b", "attributes": {"k": "v w", "k": "v w"}}',
+    b'{"name": "a", "name": "a"}',
+    # whitespace the writer never puts, and escapes: only the exact check can tell
+    b'{ "name" :\t"a" ,\r"n\\u0061me": "b" }',
+    # a number written longer again hides no repetition either
+    b'{"a":1e2,"b":1,"b":1}',
+]
+
+
+@pytest.mark.parametrize("raw", DUPLICATES)
+def test_duplicate_keys_are_rejected_however_the_line_is_written(raw: bytes) -> None:
+    with pytest.raises(MalformedRecord, match="duplicate key"):
+        loads_object(raw)
+
+
+@pytest.mark.parametrize("raw", [dumps_line(GOOD), line(), json.dumps(GOOD, indent=1).encode()])
+def test_lines_without_duplicates_take_no_exact_check(
+    raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swarmsh.bus import records
+
+    def exact(line: bytes) -> None:
+        raise AssertionError("the slow exact check ran")
+
+    monkeypatch.setattr(records, "_reject_duplicate_keys", exact)
+    assert loads_object(raw) == json.loads(raw)
