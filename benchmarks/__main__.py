@@ -53,6 +53,43 @@ def bench_follower(mode: int) -> dict[str, Any]:
     }
 
 
+def bench_skip(mode: int) -> dict[str, Any]:
+    """0 % relevance: what skipping other services' lines costs, beside a bare prefix pass."""
+    lines = size("follower_lines", mode)
+    with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
+        bus = workloads.make_bus(Path(tmp) / "spans.jsonl", lines, agent_share=0.0)
+        agent = workloads.runner_throughput(Path(tmp), lines)
+        find = workloads.prefix_find_throughput(bus)
+    return {
+        "lines": lines,
+        "agent_runner_lines_per_s": round(agent),
+        "reference_bytes_find_lines_per_s": round(find),
+        "share_of_reference": round(agent / find, 2),
+        "target": ">= 3,000,000 lines/s and >= 40 % of the bare bytes.find pass",
+        "met": agent >= 3_000_000 and agent >= 0.4 * find,
+    }
+
+
+def bench_noncompact(mode: int) -> dict[str, Any]:
+    """2 % relevance, the bus written with json.dumps's separators, beside the compact bus."""
+    lines = size("follower_lines", mode)
+    rates = {}
+    for compact in (True, False):
+        with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
+            bus = workloads.make_bus(Path(tmp) / "spans.jsonl", lines, agent_share=0.02)
+            if not compact:
+                workloads.rewrite_non_compact(bus)
+            rates[compact] = workloads.runner_throughput(Path(tmp), lines)
+    return {
+        "lines": lines,
+        "agent_runner_non_compact_lines_per_s": round(rates[False]),
+        "reference_compact_bus_lines_per_s": round(rates[True]),
+        "ratio_vs_reference": round(rates[False] / rates[True], 2),
+        "target": "within 10 % of the compact bus",
+        "met": rates[False] >= 0.9 * rates[True],
+    }
+
+
 def bench_hops(mode: int) -> dict[str, Any]:
     result = hops.measure(size("hops", mode))
     result["target"] = "median <= 10 ms, p99 <= 50 ms"
@@ -141,6 +178,8 @@ def bench_rules(mode: int) -> dict[str, Any]:
 
 BENCHES: dict[str, Callable[[int], dict[str, Any]]] = {
     "follower": bench_follower,
+    "skip": bench_skip,
+    "noncompact": bench_noncompact,
     "hops": bench_hops,
     "cli": bench_cli,
     "writes": bench_writes,

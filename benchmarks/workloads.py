@@ -143,6 +143,29 @@ def follower_only_throughput(bus: Path) -> float:
     return _lines(bus) / elapsed
 
 
+def rewrite_non_compact(bus: Path) -> Path:
+    """The same records written with `json.dumps`'s default separators (as the seed and many
+    tools write), which readers must check for duplicate keys without the compact shortcut."""
+    with open(bus, "rb") as fh:
+        lines = [json.dumps(json.loads(line)).encode() + b"\n" for line in fh]
+    bus.write_bytes(b"".join(lines))
+    return bus
+
+
+def prefix_find_throughput(bus: Path, prefix: bytes = b"swarmsh.roberts.") -> float:
+    """Reference for the skip: 1 MiB reads and a bare `bytes.find` of the prefix, no checks."""
+    lines = _lines(bus)
+    began = time.perf_counter()
+    found = 0
+    with open(bus, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            at = chunk.find(prefix)
+            while at != -1:
+                found += 1
+                at = chunk.find(prefix, at + 1)
+    return lines / (time.perf_counter() - began)
+
+
 def runner_throughput(home: Path, lines: int) -> float:
     """The real roberts runner from the bus's first byte: rules, iteration spans, commands and
     a checkpoint commit per batch, until it has read every line that was there at the start."""
@@ -150,11 +173,13 @@ def runner_throughput(home: Path, lines: int) -> float:
     from swarmsh.agents import roberts
     from swarmsh.agents.runner import AgentRunner
     from swarmsh.config import Paths
+    from swarmsh.daemon import settle_heap
     from swarmsh.telemetry import setup_telemetry
 
     paths = Paths(home)
     telemetry = setup_telemetry("swarmsh-roberts", paths.bus, otlp=False)
     runner = AgentRunner(roberts.AGENT, paths, telemetry, start="beginning")
+    settle_heap()  # as run_daemon does
     elapsed = drain(runner, paths.bus.stat().st_size)
     telemetry.shutdown()
     return lines / elapsed

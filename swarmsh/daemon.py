@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -159,6 +160,19 @@ class Daemon(Protocol):
     def close(self) -> None: ...
 
 
+GC_THRESHOLD = 10_000  # young objects between collections (CPython's default: 700)
+
+
+def settle_heap() -> None:
+    """Once started: move what start-up made (modules, models, the SDK) out of the
+    collector's sight, and collect young objects less often. A handled span makes a few
+    dozen short-lived containers and hardly any cycles; this saves ≈ 3 µs a handled span
+    (the benchmark's runner calls it too)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 10, 10)
+
+
 def run_daemon(
     name: str, make: Callable[[Paths, Telemetry, str], Daemon], *, start_help: str
 ) -> None:
@@ -196,6 +210,7 @@ def run_daemon(
                 telemetry.shutdown()
             lock.release()
             raise SystemExit(exc.exit_code) from None
+        settle_heap()
         stop = threading.Event()
         install_stop_handlers(stop, daemon.wakeup)
         reload = getattr(daemon, "request_reload", None)

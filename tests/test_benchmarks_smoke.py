@@ -22,7 +22,19 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     results = json.loads(out.read_text())
     assert results["machine"]["mode"] == "smoke"
-    assert set(results) == {"machine", "follower", "hops", "cli", "writes", "memory", "rules"}
+    assert set(results) == {
+        "machine",
+        "follower",
+        "skip",
+        "noncompact",
+        "hops",
+        "cli",
+        "writes",
+        "memory",
+        "rules",
+    }
+    assert results["skip"]["reference_bytes_find_lines_per_s"] > 0
+    assert results["noncompact"]["agent_runner_non_compact_lines_per_s"] > 0
     rules = results["rules"]
     assert rules["rules_agent_lines_per_s"] > 0 and rules["reference_roberts_agent_lines_per_s"] > 0
     assert rules["rules_counters"]["commands"] > 0 and rules["rules_counters"]["advanced"] > 0
