@@ -21,6 +21,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, Tra
 from swarmsh import __version__
 from swarmsh.config import ENV_CONSOLE, env_flag
 from swarmsh.telemetry.bus import BusSpanExporter, BusSpanProcessor
+from swarmsh.telemetry.encoding import finished_record
 from swarmsh.telemetry.sampling import sampler_from_env
 
 _log = logging.getLogger(__name__)
@@ -105,7 +106,9 @@ class Telemetry:
         without the live-span machinery (locks, attribute cleaning, context
         tokens) that a span with nothing running inside it does not need: an
         agent catching up records one per handled span, and this is five times
-        cheaper. `attributes` must already be valid OTel attribute values.
+        cheaper. When the bus is the only processor, not even the finished SDK
+        span is made: the bus gets the record `span_to_record` would give it.
+        `attributes` must already be valid OTel attribute values.
         """
         provider = self.tracer_provider
         trace_id = parent.trace_id
@@ -122,6 +125,21 @@ class Telemetry:
         )
         if sampling.attributes:
             attributes = {**attributes, **sampling.attributes}
+        if len(self.processors) == 1:  # the bus alone: its record, without an SDK span
+            self.bus.on_record(
+                finished_record(
+                    name,
+                    context,
+                    parent,
+                    provider.resource,
+                    attributes,
+                    status,
+                    start_ns,
+                    time.time_ns(),
+                    links,
+                )
+            )
+            return context
         span = ReadableSpan(
             name,
             context,

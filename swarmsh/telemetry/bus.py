@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -77,7 +78,13 @@ class BusSpanProcessor(SpanProcessor):
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
-        line = self.exporter.encode(span)
+        self._add(self.exporter.encode(span))
+
+    def on_record(self, record: Mapping[str, Any]) -> None:
+        """Like `on_end`, for a span already in its bus record's form (`record_span`)."""
+        self._add(dumps_line(record))
+
+    def _add(self, line: bytes) -> None:
         with self._lock:
             self._pending += line
         if self.immediate:

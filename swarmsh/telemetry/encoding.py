@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import Link, SpanContext, Status
 
 _NS = 1e9
 
@@ -30,33 +31,61 @@ def _resource(resource: Resource) -> dict[str, Any]:
 def span_to_record(span: ReadableSpan) -> dict[str, Any]:
     ctx = span.get_span_context()
     assert ctx is not None, "an ended SDK span always has a context"
-    parent = span.parent
     start = span.start_time or 0
-    end = span.end_time or start
-    status = span.status
-    return {
-        "name": span.name,
-        "trace_id": format(ctx.trace_id, "032x"),
-        "span_id": format(ctx.span_id, "016x"),
-        "parent_span_id": format(parent.span_id, "016x") if parent else None,
-        "kind": span.kind.name,
-        "timestamp": start / _NS,
-        "duration_ms": round((end - start) / 1e6, 3),
-        "status": status.status_code.name,
-        "status_message": status.description,
-        "sampled": ctx.trace_flags.sampled,
-        "attributes": _attrs(span.attributes),
-        "events": [
+    record = finished_record(
+        span.name,
+        ctx,
+        span.parent,
+        span.resource,
+        span.attributes,
+        span.status,
+        start,
+        span.end_time or start,
+        span.links,
+        span.kind.name,
+    )
+    if span.events:
+        record["events"] = [
             {"name": e.name, "timestamp": e.timestamp / _NS, "attributes": _attrs(e.attributes)}
             for e in span.events
-        ],
+        ]
+    return record
+
+
+def finished_record(
+    name: str,
+    context: SpanContext,
+    parent: SpanContext | None,
+    resource: Resource,
+    attributes: Mapping[str, Any] | None,
+    status: Status,
+    start_ns: int,
+    end_ns: int,
+    links: Sequence[Link] = (),
+    kind: str = "INTERNAL",
+) -> dict[str, Any]:
+    """The record of a finished span without events, from its parts: what `span_to_record`
+    gives for the SDK span made of them, without making one (`Telemetry.record_span`)."""
+    return {
+        "name": name,
+        "trace_id": format(context.trace_id, "032x"),
+        "span_id": format(context.span_id, "016x"),
+        "parent_span_id": format(parent.span_id, "016x") if parent else None,
+        "kind": kind,
+        "timestamp": start_ns / _NS,
+        "duration_ms": round((end_ns - start_ns) / 1e6, 3),
+        "status": status.status_code.name,
+        "status_message": status.description,
+        "sampled": context.trace_flags.sampled,
+        "attributes": _attrs(attributes),
+        "events": [],
         "links": [
             {
                 "trace_id": format(link.context.trace_id, "032x"),
                 "span_id": format(link.context.span_id, "016x"),
                 "attributes": _attrs(link.attributes),
             }
-            for link in span.links
+            for link in links
         ],
-        "resource": _resource(span.resource),
+        "resource": _resource(resource),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -10,15 +9,10 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-from swarmsh.agents import roberts
-from swarmsh.agents.runner import AgentRunner
-from swarmsh.config import Paths
 from swarmsh.telemetry import setup_telemetry
-from tests.agents.helpers import motion_cycle, write_spans
 from tests.conftest import read_jsonl
-from tests.otlp_receivers import GrpcOtlpReceiver
 
 ATTRIBUTES = {"swarm.agent": "roberts", "swarm.loop.depth": 2, "tags": ("a", "b")}
 
@@ -70,24 +64,20 @@ def test_only_sampled_spans_reach_sampled_only_processors(tmp_path: Path) -> Non
     assert exported.parent is not None and exported.parent.span_id == parent(True).span_id
 
 
-def test_an_agents_iteration_spans_reach_the_collector(
-    home: Path, otlp_grpc: GrpcOtlpReceiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    [open_id] = write_spans(home / "spans.jsonl", motion_cycle("m1", "board", 1, "t")[:1])
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_grpc.endpoint)
-    paths = Paths(home)
-    telemetry = setup_telemetry("swarmsh-roberts", paths.bus)
-    runner = AgentRunner(roberts.AGENT, paths, telemetry, start="beginning")
-    items = runner.follower.poll(1.0)
-    assert items and runner.process(items, threading.Event())
-    runner.close()
+def test_links_are_recorded_as_the_sdk_would(tmp_path: Path) -> None:
+    telemetry = setup_telemetry("swarmsh-rules", tmp_path / "spans.jsonl", otlp=False)
+    assert telemetry.processors == (telemetry.bus,)  # the path without SDK spans
+    links = [Link(SpanContext(0xABC, 0xDEF, True)), Link(SpanContext(0x123, 0x456, True))]
+    sdk_span = telemetry.tracer.start_span(
+        "swarm.loop.iteration",
+        context=trace.set_span_in_context(NonRecordingSpan(parent(True))),
+        links=links,
+    )
+    sdk_span.end()
+    telemetry.record_span(
+        "swarm.loop.iteration", parent(True), {}, Status(StatusCode.UNSET), time.time_ns(), links
+    )
     telemetry.shutdown()
-
-    on_bus = next(r for r in read_jsonl(paths.bus) if r["name"] == "swarm.loop.iteration")
-    [exported] = otlp_grpc.wait_for_spans(1, timeout=10)
-    assert exported["name"] == "swarm.loop.iteration"
-    assert (exported["trace_id"], exported["span_id"]) == (on_bus["trace_id"], on_bus["span_id"])
-    assert exported["parent_span_id"] == open_id
-    assert exported["attributes"] == on_bus["attributes"]
-    assert exported["resource"]["service.name"] == "swarmsh-roberts"
-    assert exported["scope"] == "swarmsh"
+    sdk, fast = read_jsonl(tmp_path / "spans.jsonl")
+    assert fast["links"] == sdk["links"] and len(fast["links"]) == 2
+    assert list(fast) == list(sdk)  # the same fields, in the same order
