@@ -25,7 +25,7 @@ run: bytecode
 test: bytecode
 	$(PY) -m ruff check swarmsh tests benchmarks
 	$(PY) -m ruff format --check swarmsh tests benchmarks
-	$(PY) -m mypy swarmsh/agents swarmsh/bus swarmsh/semconv swarmsh/executor swarmsh/store.py swarmsh/votes.py swarmsh/patience.py swarmsh/receiver swarmsh/cli/rules.py
+	$(PY) -m mypy swarmsh/agents swarmsh/bus swarmsh/semconv swarmsh/executor swarmsh/store.py swarmsh/votes.py swarmsh/patience.py swarmsh/receiver swarmsh/shipper swarmsh/cli/rules.py
 	$(PY) -m pytest
 
 test-slow: $(STAMP)

@@ -18,9 +18,9 @@ from swarmsh.errors import SwarmshError
 from swarmsh.fsutil import DIR_MODE, FILE_MODE, write_atomic
 
 ENV_SUPERVISOR_CONF = "SWARMSH_SUPERVISOR_CONF"
-PROGRAMS = ("roberts", "scrum", "lean", "executor", "receiver", "rules")
+PROGRAMS = ("roberts", "scrum", "lean", "executor", "receiver", "rules", "shipper")
 # The daemons that follow a file and commit where they start (the receiver follows nothing).
-READERS = ("roberts", "scrum", "lean", "executor", "rules")
+READERS = ("roberts", "scrum", "lean", "executor", "rules", "shipper")
 GROUP = "swarm"
 RUNNING = "RUNNING"
 HOME_RECORD = "swarm.json"  # in var/: the home the running supervisord's daemons use

@@ -84,6 +84,16 @@ def flatten_spans(request: TraceRequest) -> list[dict[str, Any]]:
                             {"name": event.name, "attributes": attributes(event.attributes)}
                             for event in span.events
                         ],
+                        "event_times": [event.time_unix_nano for event in span.events],
+                        "links": [
+                            {
+                                "trace_id": link.trace_id.hex(),
+                                "span_id": link.span_id.hex(),
+                                "attributes": attributes(link.attributes),
+                            }
+                            for link in span.links
+                        ],
+                        "scope_version": scope_spans.scope.version,
                         "start_time_unix_nano": span.start_time_unix_nano,
                         "end_time_unix_nano": span.end_time_unix_nano,
                     }
@@ -245,12 +255,13 @@ def _grpc_headers(context: grpc.ServicerContext) -> dict[str, str]:
 
 
 class GrpcOtlpReceiver(_Receiver):
-    """An OTLP/gRPC collector on 127.0.0.1 (traces and metrics), insecure, OS-chosen port."""
+    """An OTLP/gRPC collector on 127.0.0.1 (traces and metrics), insecure, on `port` (0: one
+    the OS chooses)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         super().__init__()
         self._server: grpc.Server | None = None
-        self.port = 0
+        self.port = port
 
     @property
     def endpoint(self) -> str:
@@ -260,7 +271,7 @@ class GrpcOtlpReceiver(_Receiver):
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self), server)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(self), server)
-        self.port = server.add_insecure_port(f"{HOST}:0")
+        self.port = server.add_insecure_port(f"{HOST}:{self.port}")
         server.start()
         self._server = server
         return self
@@ -331,21 +342,22 @@ class _OtlpHttpServer(ThreadingHTTPServer):
 
 
 class HttpOtlpReceiver(_Receiver):
-    """An OTLP/HTTP (protobuf) collector on 127.0.0.1: POST /v1/traces and /v1/metrics."""
+    """An OTLP/HTTP (protobuf) collector on 127.0.0.1: POST /v1/traces and /v1/metrics, on
+    `port` (0: one the OS chooses)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         super().__init__()
         self.errors: list[str] = []  # bodies that could not be decoded (answered 400)
         self._server: _OtlpHttpServer | None = None
         self._thread: threading.Thread | None = None
-        self.port = 0
+        self.port = port
 
     @property
     def endpoint(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> Self:
-        server = _OtlpHttpServer((HOST, 0), _OtlpHandler)
+        server = _OtlpHttpServer((HOST, self.port), _OtlpHandler)
         server.receiver = self
         self.port = server.server_address[1]
         self._thread = threading.Thread(

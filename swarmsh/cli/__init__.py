@@ -65,7 +65,7 @@ class LazyGroup(click.Group):
 @click.option(
     "--otlp/--no-otlp",
     default=None,
-    help="Export over OTLP [default: on when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set].",
+    help="Accepted and ignored: the CLI writes the bus only; the shipper exports to OTLP.",
 )
 @click.version_option(__version__, "--version", prog_name="swarmsh")
 @click.pass_context

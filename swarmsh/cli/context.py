@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from swarmsh.telemetry import Telemetry
 
 CLI_SERVICE = "swarmsh-cli"
-# A short bound on OTLP for a short-lived process: a slow collector must not hold a command up.
-CLI_OTLP_TIMEOUT_S = 1.0
+# A short bound on stopping telemetry in a short-lived process.
 CLI_SHUTDOWN_TIMEOUT_S = 2.0
 
 
@@ -73,8 +72,7 @@ class CliState:
                     CLI_SERVICE,
                     self.paths.bus,
                     console=self.console,
-                    otlp=self.otlp,
-                    otlp_timeout=CLI_OTLP_TIMEOUT_S,
+                    otlp=False,  # the CLI writes the bus only: no OTLP import, no wait
                     shutdown_timeout=CLI_SHUTDOWN_TIMEOUT_S,
                 )
             except SwarmshError as exc:

@@ -120,6 +120,8 @@ def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
             paths.state / f"{agent}.db", agent, paths.bus, now
         )
     report["executor"] = reader_status(paths.state / "executor.db", "executor", paths.queue, now)
+    # Shown, not judged: its lag is the collector's outage (or no collector), not the swarm's.
+    report["shipper"] = reader_status(paths.state / "shipper.db", "shipper", paths.bus, now)
     report["bus"] = {
         "path": str(paths.bus),
         "bytes": paths.bus.stat().st_size if paths.bus.exists() else 0,
@@ -186,7 +188,10 @@ def _print(report: dict[str, Any]) -> None:
         state = click.style(p["state"], fg=colour)
         click.echo(f"  {name:<9} {state:<8} pid {p['pid']:<7} up {p['uptime_s']:>8.0f}s")
     click.echo("readers:")
-    for name, info in {**report["agents"], "executor": report["executor"]}.items():
+    readers = {**report["agents"], "executor": report["executor"]}
+    if "shipper" in report:
+        readers["shipper"] = report["shipper"]
+    for name, info in readers.items():
         if info.get("error"):
             click.echo(f"  {name:<9} {info['error']}")
             continue

@@ -207,8 +207,9 @@ def setup_telemetry(
     """Build the tracer and meter providers for one process.
 
     `console` and `otlp` follow argument > environment > default: console from
-    SWARMSH_CONSOLE (off), OTLP on when an OTLP endpoint variable is set.
-    `otlp_timeout` bounds each OTLP export (short for the CLI).
+    SWARMSH_CONSOLE (off), OTLP on when an OTLP endpoint variable is set. OTLP here is
+    metrics only: spans go to the bus alone, and the shipper exports them.
+    `otlp_timeout` bounds each OTLP metrics export.
     """
     from swarmsh.telemetry import otlp as otlp_config
 
@@ -238,11 +239,8 @@ def setup_telemetry(
     if otlp:
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        processors.append(
-            BatchSpanProcessor(otlp_config.span_exporter(otlp_timeout))  # sampled spans only
-        )
+        # Metrics only: spans leave through the bus and the shipper (DESIGN.md).
         reader = PeriodicExportingMetricReader(otlp_config.metric_exporter(otlp_timeout))
         meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
         meter = meter_provider.get_meter(INSTRUMENTATION_NAME, __version__)

@@ -1,4 +1,4 @@
-"""OTLP exporters, imported only when OTLP is on (they cost ~150 ms of imports)."""
+"""OTLP settings, and the daemons' metrics exporter (spans leave through the shipper)."""
 
 from __future__ import annotations
 
@@ -35,16 +35,6 @@ def _timeout(default: float | None) -> dict[str, Any]:
     if os.environ.get(ENV_TIMEOUT) or default is None:
         return {}
     return {"timeout": default}
-
-
-def span_exporter(timeout: float | None = None) -> Any:
-    if protocol(ENV_TRACES_PROTOCOL) == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
-            OTLPSpanExporter,
-        )
-    return OTLPSpanExporter(**_timeout(timeout))
 
 
 def metric_exporter(timeout: float | None = None) -> Any:

@@ -24,7 +24,7 @@ from tests.otlp_receivers import unused_port
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent.parent
-PROGRAMS = ("roberts", "scrum", "lean", "executor", "receiver", "rules")
+PROGRAMS = ("roberts", "scrum", "lean", "executor", "receiver", "rules", "shipper")
 RUNNING = 20
 
 

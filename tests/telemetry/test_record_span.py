@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -12,13 +11,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-from swarmsh.agents import roberts
-from swarmsh.agents.runner import AgentRunner
-from swarmsh.config import Paths
 from swarmsh.telemetry import setup_telemetry
-from tests.agents.helpers import motion_cycle, write_spans
 from tests.conftest import read_jsonl
-from tests.otlp_receivers import GrpcOtlpReceiver
 
 ATTRIBUTES = {"swarm.agent": "roberts", "swarm.loop.depth": 2, "tags": ("a", "b")}
 
@@ -68,29 +62,6 @@ def test_only_sampled_spans_reach_sampled_only_processors(tmp_path: Path) -> Non
     [exported] = sampled_only.get_finished_spans()
     assert exported.name == "kept" and exported.context.span_id == kept.span_id
     assert exported.parent is not None and exported.parent.span_id == parent(True).span_id
-
-
-def test_an_agents_iteration_spans_reach_the_collector(
-    home: Path, otlp_grpc: GrpcOtlpReceiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    [open_id] = write_spans(home / "spans.jsonl", motion_cycle("m1", "board", 1, "t")[:1])
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_grpc.endpoint)
-    paths = Paths(home)
-    telemetry = setup_telemetry("swarmsh-roberts", paths.bus)
-    runner = AgentRunner(roberts.AGENT, paths, telemetry, start="beginning")
-    items = runner.follower.poll(1.0)
-    assert items and runner.process(items, threading.Event())
-    runner.close()
-    telemetry.shutdown()
-
-    on_bus = next(r for r in read_jsonl(paths.bus) if r["name"] == "swarm.loop.iteration")
-    [exported] = otlp_grpc.wait_for_spans(1, timeout=10)
-    assert exported["name"] == "swarm.loop.iteration"
-    assert (exported["trace_id"], exported["span_id"]) == (on_bus["trace_id"], on_bus["span_id"])
-    assert exported["parent_span_id"] == open_id
-    assert exported["attributes"] == on_bus["attributes"]
-    assert exported["resource"]["service.name"] == "swarmsh-roberts"
-    assert exported["scope"] == "swarmsh"
 
 
 def test_links_are_recorded_as_the_sdk_would(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""The shipper: follows the bus and exports its sampled spans to an OTLP collector."""

@@ -1,0 +1,3 @@
+from swarmsh.shipper.main import main
+
+main()
