@@ -65,6 +65,7 @@ def test_supervisord_conf_has_only_an_owner_only_unix_socket() -> None:
         "program:roberts",
         "program:rules",
         "program:scrum",
+        "program:shipper",
     ]
     for section in programs:
         assert parser.get(section, "command").startswith("%(here)s/.venv/bin/python -m swarmsh.")
