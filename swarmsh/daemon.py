@@ -190,7 +190,7 @@ def run_daemon(
         help=f"Where to start: {start_help}.",
     )
     @click.option("--console", is_flag=True, default=None, help="Also print spans on stdout.")
-    @click.option("--otlp/--no-otlp", default=None, help="Export over OTLP.")
+    @click.option("--otlp/--no-otlp", default=None, help="Export metrics over OTLP.")
     def command(home: str | None, start: str, console: bool | None, otlp: bool | None) -> None:
         from swarmsh.telemetry import setup_telemetry
 
