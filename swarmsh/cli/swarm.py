@@ -66,17 +66,19 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
 @CONFIG_OPTION
 @click.pass_obj
 def up(state: CliState, config: str | None) -> None:
-    """Start the swarm (roberts, scrum, lean, executor) under supervisord; return once each
-    daemon runs and reads the bus from where it stood when `up` was asked (or from its
+    """Start the swarm (agents, executor, receiver, shipper) under supervisord; return once
+    each daemon runs and reads the bus from where it stood when `up` was asked (or from its
     checkpoint)."""
     from swarmsh.errors import SwarmshError
+    from swarmsh.supervisor import PROGRAMS
 
     try:
         client = ensure_up(state, config)
     except SwarmshError as exc:
         raise click.ClickException(str(exc)) from None
     paths = state.paths
-    click.echo(f"all four daemons RUNNING\n  home:   {paths.home}")
+    click.echo(f"all {len(PROGRAMS)} daemons RUNNING ({', '.join(PROGRAMS)})")
+    click.echo(f"  home:   {paths.home}")
     click.echo(f"  bus:    {paths.bus}\n  queue:  {paths.queue}")
     tail = f"supervisorctl -c {client.config} tail -f swarm:roberts"
     click.echo(f"  logs:   {client.var}/<program>.log  ({tail})")

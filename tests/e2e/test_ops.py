@@ -132,7 +132,7 @@ def test_up_and_down_wrap_supervisord(tmp_path_factory: pytest.TempPathFactory) 
         up = run("up")
         assert up.returncode == 0, up.stdout + up.stderr
         assert (
-            "all four daemons RUNNING" in up.stdout
+            f"all {len(PROGRAMS)} daemons RUNNING ({', '.join(PROGRAMS)})" in up.stdout
             and str(base / "home" / "spans.jsonl") in up.stdout
         )
         assert (base / "var" / "supervisor.sock").stat().st_mode & 0o777 == 0o700
