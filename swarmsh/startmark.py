@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from swarmsh.bus.position import FileIdentity, Position, end_of
 from swarmsh.bus.rotation import generations
@@ -53,6 +54,17 @@ def recorded(state_dir: Path) -> Position | None:
         return Position.from_dict(json.loads(mark_path(state_dir).read_bytes()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def start_position(state_dir: Path, saved: dict[str, Any] | None, start: str) -> Position | str:
+    """Where a bus reader begins: `--from beginning|end` as asked; else its checkpoint, or on a
+    first start where `swarmsh up` marked the bus (never after `up` was asked), or, started by
+    hand, the bus's end."""
+    if start != "checkpoint":
+        return start
+    if saved:
+        return Position.from_dict(saved)
+    return recorded(state_dir) or "end"
 
 
 def clear(state_dir: Path) -> None:

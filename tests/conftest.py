@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +52,15 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def bus(home: Path):  # type: ignore[no-untyped-def]
     """A callable returning the bus records written so far."""
     return lambda: read_jsonl(home / "spans.jsonl")
+
+
+def run_cli(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`swarmsh ARGS` as a real process on `home`, with `env` added to ours."""
+    return subprocess.run(
+        [sys.executable, "-m", "swarmsh", *args],
+        env={**os.environ, "SWARMSH_HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

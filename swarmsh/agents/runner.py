@@ -126,13 +126,7 @@ class AgentRunner:
         self.store = _open_store(paths.state / f"{agent.name}.db")
         self.queue = JsonlWriter(paths.queue)
         saved = self.store.load_position(self.reader)
-        begin: Position | str
-        if start == "checkpoint":
-            # A first start begins where `swarmsh up` marked the bus (never after `up` was
-            # asked), else, started by hand, at the bus's end.
-            begin = Position.from_dict(saved) if saved else startmark.recorded(paths.state) or "end"
-        else:
-            begin = start
+        begin = startmark.start_position(paths.state, saved, start)
         self.follower: Follower[SpanRecord] = Follower(
             paths.bus,
             reader=self.reader,

@@ -43,11 +43,7 @@ class Shipper:
         self.paths, self.settings = paths, settings
         self.store = StateStore(paths.state / f"{READER}.db")
         saved = self.store.load_position(READER)
-        begin: Position | str
-        if start == "checkpoint":
-            begin = Position.from_dict(saved) if saved else startmark.recorded(paths.state) or "end"
-        else:
-            begin = start
+        begin = startmark.start_position(paths.state, saved, start)
         self.follower: Follower[Encoded | None] = Follower(
             paths.bus,
             reader=READER,
@@ -147,6 +143,7 @@ class Shipper:
         _log.info("shipping %s to %s (%s)", self.paths.bus, url, protocol)
         while not stop.is_set():
             self.step(stop)
+        _log.info("%s stopped (%d spans exported)", READER, self.exported)
 
     def wakeup(self) -> None:
         self.follower.wakeup()

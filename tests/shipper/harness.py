@@ -17,17 +17,6 @@ import orjson
 from tests.failpoint_launch import ENV_FAILPOINTS, launch_argv
 
 
-def swarmsh(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "swarmsh", *args],
-        env={**os.environ, "SWARMSH_HOME": str(home), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def otlp_env(endpoint: str, protocol: str = "grpc") -> dict[str, str]:
     return {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol}
 

@@ -18,6 +18,7 @@ from swarmsh import startmark
 from swarmsh.bus.records import dumps_line
 from swarmsh.bus.writer import JsonlWriter
 from tests.conftest import read_jsonl
+from tests.conftest import run_cli as swarmsh
 from tests.otlp_receivers import GrpcOtlpReceiver, HttpOtlpReceiver, unused_port
 from tests.shipper.harness import (
     log_of,
@@ -25,7 +26,6 @@ from tests.shipper.harness import (
     shipping,
     start_shipper,
     stop,
-    swarmsh,
     wait_committed_to_end,
 )
 

@@ -3,24 +3,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import read_jsonl
+from tests.conftest import run_cli as swarmsh
 
 ARGS = ["roberts", "open", "m1", "--meeting", "board"]
-
-
-def swarmsh(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "swarmsh", *args],
-        env={**os.environ, "SWARMSH_HOME": str(home), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_console_exporter(home: Path) -> None:
