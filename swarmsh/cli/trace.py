@@ -6,6 +6,8 @@ import click
 
 from swarmsh.cli.context import SAFE_TEXT, CliState, reported_as_errors
 
+FORMATS = ("text", "mermaid", "dot", "json")
+
 
 @click.command("trace")
 @click.argument("trace_id", required=False, type=SAFE_TEXT)
@@ -17,9 +19,22 @@ from swarmsh.cli.context import SAFE_TEXT, CliState, reported_as_errors
     help="With --last: newest span whose name starts so.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the trace's records as JSONL.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text (a tree), mermaid (flowchart), dot (Graphviz) or json (a tree with children).",
+)
 @click.pass_obj
 def trace(
-    state: CliState, trace_id: str | None, last: bool, name_prefix: str | None, as_json: bool
+    state: CliState,
+    trace_id: str | None,
+    last: bool,
+    name_prefix: str | None,
+    as_json: bool,
+    fmt: str,
 ) -> None:
     """Show TRACE_ID (or --last) as a tree: service, span, duration, status, key attributes.
 
@@ -32,6 +47,8 @@ def trace(
     bus = state.paths.bus
     if (trace_id is None) == (not last):
         raise click.UsageError("give either TRACE_ID or --last")
+    if as_json and fmt != "text":
+        raise click.UsageError("--json (the raw records) and --format are exclusive")
     if name_prefix and not last:
         raise click.UsageError("--name goes with --last")
     if not bus.exists():
@@ -52,6 +69,17 @@ def trace(
     if as_json:
         for span in sorted(spans, key=lambda s: s.timestamp):
             click.echo(dumps_line(span.to_dict()).decode(), nl=False)
+        return
+    if fmt != "text":
+        from swarmsh import traceformats
+
+        roots = build(spans)
+        if fmt == "json":
+            click.echo(traceformats.to_json(trace_id, roots))
+        elif fmt == "mermaid":
+            click.echo(traceformats.to_mermaid(roots), nl=False)
+        else:
+            click.echo(traceformats.to_dot(trace_id, roots), nl=False)
         return
     click.echo(f"trace {trace_id}  ({len(spans)} spans)")
     for line in render(build(spans)):
