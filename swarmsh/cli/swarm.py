@@ -10,7 +10,8 @@ import click
 from swarmsh.cli.context import CliState
 
 if TYPE_CHECKING:
-    from swarmsh.supervisor import SupervisorClient
+    from swarmsh.config import Paths
+    from swarmsh.supervisor import ProcessInfo, SupervisorClient
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -35,6 +36,38 @@ def bind_home(state: CliState, config: str | None) -> SupervisorClient:
     return client
 
 
+def write_plugin_programs(client: SupervisorClient) -> list[str]:
+    """A supervisord program for each installed plug-in agent that loads (the others are
+    reported as warnings): the file supervisord.conf includes. Its names."""
+    from swarmsh.plugins.discovery import loadable_agents
+    from swarmsh.plugins.programs import write_programs
+    from swarmsh.supervisor import make_private_dir
+
+    names = loadable_agents()
+    write_programs(make_private_dir(client.var), names)
+    return names
+
+
+def wait_plugins_started(paths: Paths, infos: list[ProcessInfo]) -> None:
+    """Until each supervised plug-in agent has committed where it starts (as wait_started does
+    for the built-in readers), so that a first start begins at the mark `up` made."""
+    import time
+
+    from swarmsh import startmark
+    from swarmsh.plugins.programs import GROUP
+    from swarmsh.supervisor import SupervisorError
+
+    names = [p.name for p in infos if p.group == GROUP]
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while waiting := [n for n in names if not startmark.committed(paths.state, n)]:
+        if time.monotonic() > deadline:
+            raise SupervisorError(
+                f"no start position committed by the plug-in agent(s) {', '.join(waiting)} "
+                f"within {START_TIMEOUT_S:.0f}s; see their logs in var/"
+            )
+        time.sleep(0.05)  # a daemon's commit offers no event to wait on
+
+
 def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> SupervisorClient:
     """Start supervisord with this home unless it already runs; return once every daemon runs
     and has committed where it starts reading (never after this was called)."""
@@ -46,7 +79,7 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     if client.reachable():
         if not quiet:
             click.echo(f"the swarm is already running ({client.config})")
-        wait_started(paths, client, START_TIMEOUT_S)
+        wait_plugins_started(paths, wait_started(paths, client, START_TIMEOUT_S))
         return client
     stopping = client.pid()
     if stopping is not None:  # a `down` in progress: let it finish first
@@ -54,12 +87,23 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     if strays := lock_problems(paths, None):
         raise SupervisorError("; ".join(strays))
     mark_start(paths)
+    write_plugin_programs(client)
     click.echo(f"starting the swarm: supervisord -c {client.config}")
     client.start(dict(os.environ, SWARMSH_HOME=str(paths.home)), paths.home)
-    wait_started(paths, client, START_TIMEOUT_S)
+    wait_plugins_started(paths, wait_started(paths, client, START_TIMEOUT_S))
     # Only now: should a daemon still be on its way, it must begin at the mark, not later.
     unmark_start(paths)
     return client
+
+
+def plugin_programs(client: SupervisorClient) -> list[str]:
+    from swarmsh.plugins.programs import GROUP
+    from swarmsh.supervisor import SupervisorError
+
+    try:
+        return [p.name for p in client.processes() if p.group == GROUP]
+    except SupervisorError:
+        return []
 
 
 @click.command("up")
@@ -78,6 +122,9 @@ def up(state: CliState, config: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     paths = state.paths
     click.echo(f"all {len(PROGRAMS)} daemons RUNNING ({', '.join(PROGRAMS)})")
+    plugins = plugin_programs(client)
+    if plugins:
+        click.echo(f"plug-in agents RUNNING: {', '.join(plugins)}")
     click.echo(f"  home:   {paths.home}")
     click.echo(f"  bus:    {paths.bus}\n  queue:  {paths.queue}")
     tail = f"supervisorctl -c {client.config} tail -f swarm:roberts"

@@ -10,18 +10,25 @@ import click
 from swarmsh.errors import CommandRejected
 
 # Only the groups that record domain actions may be run by agents; operator tools
-# (up, down, demo, status, semconv, ...) are never reachable from the queue.
+# (up, down, demo, status, semconv, ...) are never reachable from the queue. Plug-in groups
+# add the commands they declare with `swarmsh.plugins.allow_executor`, and only those.
 EXECUTABLE_GROUPS = ("roberts", "scrum", "lean")
 MAX_ARG_CHARS = 4096
 _SCALARS = (str, int, float)
 
 
 def resolve(root: click.Group, dotted: str) -> tuple[list[str], click.Command]:
-    """`swarmsh.scrum.plan` -> (["scrum", "plan"], the click command), or CommandRejected."""
+    """`swarmsh.scrum.plan` -> (["scrum", "plan"], the click command), or CommandRejected.
+
+    Beside the built-in domain groups, a plug-in group's command (`swarmsh.<plug-in>.<name>`)
+    when the plug-in declared it with `swarmsh.plugins.allow_executor`.
+    """
     parts = dotted.split(".")
-    if len(parts) != 3 or parts[0] != "swarmsh" or parts[1] not in EXECUTABLE_GROUPS:
+    if len(parts) != 3 or parts[0] != "swarmsh":
         raise CommandRejected(f"unknown command {dotted!r}")
     ctx = click.Context(root, info_name="swarmsh")
+    if parts[1] not in EXECUTABLE_GROUPS:
+        return parts[1:], _plugin_command(root, ctx, dotted, parts[1], parts[2])
     group = root.get_command(ctx, parts[1])
     if not isinstance(group, click.Group):
         raise CommandRejected(f"unknown command {dotted!r}")
@@ -29,6 +36,26 @@ def resolve(root: click.Group, dotted: str) -> tuple[list[str], click.Command]:
     if command is None or isinstance(command, click.Group):
         raise CommandRejected(f"unknown command {dotted!r}")
     return parts[1:], command
+
+
+def _plugin_command(
+    root: click.Group, ctx: click.Context, dotted: str, name: str, command: str
+) -> click.Command:
+    """A plug-in group's command the plug-in lets the executor run; anything else (a built-in
+    operator tool, a plug-in command not declared, no such plug-in) is an unknown command."""
+    from swarmsh.plugins.permissions import executor_commands
+
+    plugins: set[str] = getattr(root, "plugins", set())  # what LazyGroup loaded (entry points)
+    builtin = name in getattr(root, "lazy", {}) or (name in root.commands and name not in plugins)
+    group = None if builtin else root.get_command(ctx, name)
+    if name not in plugins or not isinstance(group, click.Group):
+        raise CommandRejected(f"unknown command {dotted!r}")
+    if command not in executor_commands(group):
+        raise CommandRejected(
+            f"unknown command {dotted!r}: the plug-in {name!r} does not allow the executor "
+            f"to run {command!r} (swarmsh.plugins.allow_executor)"
+        )
+    return group.commands[command]
 
 
 def _scalar(name: str, value: Any) -> str:
