@@ -83,7 +83,7 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
 
-def reference(bodies: list[bytes]) -> dict[str, float]:
+def reference(bodies: list[bytes], seconds: float = 2.0) -> dict[str, float]:
     """Protobuf decoding alone, and decoding plus our conversion, in this process."""
     out = {}
     for label, work in (
@@ -91,7 +91,7 @@ def reference(bodies: list[bytes]) -> dict[str, float]:
         ("decode_convert", lambda b: convert(ExportTraceServiceRequest.FromString(b), 1 << 20)),
     ):
         started, n = time.perf_counter(), 0
-        while time.perf_counter() - started < 2.0:
+        while time.perf_counter() - started < seconds:
             work(bodies[n % len(bodies)])
             n += 1
         out[label] = n * SPANS_PER_REQUEST / (time.perf_counter() - started)
@@ -171,15 +171,14 @@ class Sender:
         }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/receiver.json"))
-    args = parser.parse_args()
+def measure(seconds: float = 6.0, clients: int = 4) -> dict[str, Any]:
+    """Both transports, saturated for `seconds` then at half that rate, on one receiver."""
     rng = random.Random(7)
     bodies = [make_body(rng) for _ in range(BODIES)]
-    results: dict[str, Any] = {"request_bytes": len(bodies[0]), "reference": reference(bodies)}
+    results: dict[str, Any] = {
+        "request_bytes": len(bodies[0]),
+        "reference": reference(bodies, min(2.0, seconds)),
+    }
     with tempfile.TemporaryDirectory(prefix="swh-rx-", dir=os.getcwd()) as tmp:  # a real disk
         grpc_port, http_port = free_port(), free_port()
         home = Path(tmp) / "home"
@@ -199,14 +198,14 @@ def main() -> None:
             for transport in ("grpc", "http"):
                 sender = Sender(transport, grpc_port, http_port)
                 sender.next = cycle
-                warm = sender.run(bodies, 1.0, args.clients)
+                warm = sender.run(bodies, min(1.0, seconds), clients)
                 cpu0 = cpu_s(receiver.pid)
-                full = sender.run(bodies, args.seconds, args.clients)
+                full = sender.run(bodies, seconds, clients)
                 cpu = cpu_s(receiver.pid) - cpu0
-                full["receiver_cpu_s_per_s"] = cpu / args.seconds
-                full["spans_per_cpu_s"] = full["spans_per_s"] * args.seconds / cpu
+                full["receiver_cpu_s_per_s"] = cpu / seconds
+                full["spans_per_cpu_s"] = full["spans_per_s"] * seconds / cpu
                 full["rss_mb"], _ = rss_mb(receiver.pid)
-                half = sender.run(bodies, args.seconds, 2, rate=full["spans_per_s"] / 2)
+                half = sender.run(bodies, seconds, 2, rate=full["spans_per_s"] / 2)
                 half["rss_mb"], half["rss_peak_mb"] = rss_mb(receiver.pid)
                 results[transport] = {"warm_up": warm, "saturated": full, "half_rate": half}
             lines = sum(block.count(b"\n") for block in _blocks(home / "spans.jsonl"))
@@ -218,6 +217,16 @@ def main() -> None:
         finally:
             receiver.terminate()
             receiver.wait(30)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/receiver.json"))
+    args = parser.parse_args()
+    results = measure(args.seconds, args.clients)
     _print(results)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

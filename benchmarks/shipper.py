@@ -1,8 +1,9 @@
 """The shipper's figures: spans/s from the bus to a real OTLP receiver (gRPC and HTTP, in its own
 process, decoding every request) beside encoding alone (bus line → protobuf bytes) in the same
-run; the shipper's peak RSS; and that every span arrived.
+run; the shipper's peak RSS; that every span arrived; and, in a run where the receiver is
+stopped halfway and started again on the same port, that none was lost across the outage.
 
-python -m benchmarks.shipper [--spans N] [--out benchmarks/shipper.json]
+python -m benchmarks.shipper [--spans N] [--runs N] [--out benchmarks/shipper.json]
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from swarmsh.bus.records import dumps_line
 from swarmsh.shipper.encode import encode_batch, encode_line
@@ -27,31 +31,36 @@ BATCH = 2048
 TARGET_SPANS_S = 30_000
 TARGET_RSS_MB = 80.0
 
-# A real OTLP receiver: decodes every request (gRPC and HTTP/protobuf) and counts its spans.
+# A real OTLP receiver: decodes every request (gRPC and HTTP/protobuf) and keeps its spans' ids.
+# On SIGTERM it refuses every request from then on (so no span is acknowledged uncounted),
+# writes the ids it took (8 bytes each, repeats kept) to argv[3], prints their number, exits.
 RECEIVER = r"""
-import signal, sys, threading
+import os, signal, sys, threading
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as rpc
-count = [0]
+ids, closed = [], [False]
 lock = threading.Lock()
 def take(request):
-    n = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    got = [s.span_id for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
     with lock:
-        count[0] += n
+        if not closed[0]:
+            ids.extend(got)
+        return not closed[0]
 class Svc(rpc.TraceServiceServicer):
     def Export(self, request, context):
-        take(request)
+        if not take(request):
+            context.abort(grpc.StatusCode.UNAVAILABLE, "stopping")
         return pb.ExportTraceServiceResponse()
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        take(pb.ExportTraceServiceRequest.FromString(body))
+        ok = take(pb.ExportTraceServiceRequest.FromString(body))
         body = pb.ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
+        self.send_response(200 if ok else 503)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -62,13 +71,19 @@ server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=options)
 rpc.add_TraceServiceServicer_to_server(Svc(), server)
 server.add_insecure_port("127.0.0.1:" + sys.argv[1])
 server.start()
+ThreadingHTTPServer.daemon_threads = True
 http = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), H)
 threading.Thread(target=http.serve_forever, daemon=True).start()
 done = threading.Event()
 signal.signal(signal.SIGTERM, lambda *a: done.set())
 print("ready", flush=True)
 done.wait()
-print(count[0], flush=True)
+with lock:
+    closed[0] = True
+with open(sys.argv[3], "wb") as out:
+    out.write(b"".join(ids))
+print(len(ids), flush=True)
+os._exit(0)
 """
 
 
@@ -148,17 +163,40 @@ def vm_hwm_mb(pid: int) -> float:
     return 0.0
 
 
-def ship(lines: list[bytes], protocol: str) -> dict[str, Any]:
-    """Start the shipper on an empty bus, append `lines` at once, time until all is committed."""
+class Receiver:
+    """The receiver script in a process of its own, on given ports (so a second one can take
+    over the first's); `stop` returns the span ids it took."""
+
+    def __init__(self, tmp: Path, grpc_port: int, http_port: int) -> None:
+        self.ids_file = tmp / f"ids-{time.monotonic_ns()}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", RECEIVER, str(grpc_port), str(http_port), str(self.ids_file)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the OTLP receiver did not start")
+        self.ids: list[bytes] | None = None
+
+    def stop(self) -> list[bytes]:
+        if self.ids is None:
+            self.process.send_signal(signal.SIGTERM)
+            out, _ = self.process.communicate(timeout=60)
+            data = self.ids_file.read_bytes()
+            self.ids = [data[i : i + 8] for i in range(0, len(data), 8)]
+            assert len(self.ids) == int(out.split()[-1])
+        return self.ids
+
+
+def ship(lines: list[bytes], protocol: str, outage: bool = False) -> dict[str, Any]:
+    """Start the shipper on an empty bus, append `lines` at once, time until all is committed.
+    With `outage`, the receiver is stopped once half is committed and a new one started on the
+    same port a moment later: what counts then is that nothing was lost."""
     grpc_port, http_port = free_port(), free_port()
-    receiver = subprocess.Popen(
-        [sys.executable, "-c", RECEIVER, str(grpc_port), str(http_port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert receiver.stdout is not None and receiver.stdout.readline().strip() == "ready"
     port = grpc_port if protocol == "grpc" else http_port
     with tempfile.TemporaryDirectory(prefix="swh-ship-") as tmp:
+        receivers = [Receiver(Path(tmp), grpc_port, http_port)]
         home = Path(tmp) / "home"
         home.mkdir(mode=0o700)
         bus = home / "spans.jsonl"
@@ -174,27 +212,80 @@ def ship(lines: list[bytes], protocol: str) -> dict[str, Any]:
             env=env,
             stderr=subprocess.DEVNULL,
         )
-        while committed(home / "state") < 0:
-            time.sleep(0.01)
-        data = b"".join(lines)
-        began = time.perf_counter()
-        with open(bus, "ab") as handle:
-            handle.write(data)
-        while committed(home / "state") < len(data):
-            time.sleep(0.005)
-        took = time.perf_counter() - began
-        rss = vm_hwm_mb(shipper.pid)
-        shipper.send_signal(signal.SIGTERM)
-        shipper.wait(30)
-    receiver.send_signal(signal.SIGTERM)
-    out, _ = receiver.communicate(timeout=30)
-    received = int(out.strip().splitlines()[-1])
+        try:
+            while committed(home / "state") < 0:
+                time.sleep(0.01)
+            data = b"".join(lines)
+            began = time.perf_counter()
+            with open(bus, "ab") as handle:
+                handle.write(data)
+            if outage:
+                while committed(home / "state") < len(data) // 2:
+                    time.sleep(0.005)
+                receivers[0].stop()
+                time.sleep(1.0)  # the shipper meets the closed port and backs off
+                receivers.append(Receiver(Path(tmp), grpc_port, http_port))
+            while committed(home / "state") < len(data):
+                time.sleep(0.005)
+            took = time.perf_counter() - began
+            rss = vm_hwm_mb(shipper.pid)
+        finally:
+            shipper.send_signal(signal.SIGTERM)
+            shipper.wait(30)
+            taken = [r.stop() for r in receivers]
+    ids = [i for part in taken for i in part]
+    sent = {bytes.fromhex(orjson.loads(line)["span_id"]) for line in lines}
+    received = set(ids)
     return {
         "spans_per_s": round(len(lines) / took),
         "peak_rss_mb": round(rss, 1),
-        "received": received,
-        "lost": len(lines) - received,
+        "received": len(ids),
+        "lost": len(sent - received),
+        "duplicated": len(ids) - len(received),
+        "received_by_each_receiver": [len(part) for part in taken],
     }
+
+
+def measure(spans: int, runs: int) -> dict[str, Any]:
+    """`runs` alternated runs of: encoding alone, the shipper over gRPC, over HTTP; then one
+    run each with the receiver stopped and restarted halfway."""
+    lines = make_lines(spans, random.Random(7))
+    protocols = ("grpc", "http/protobuf")
+    results: dict[str, list[dict[str, Any]]] = {p: [] for p in protocols}
+    encode: list[float] = []
+    for _ in range(runs):  # alternated, so a noisy neighbour hits every figure alike
+        encode.append(encode_only(lines))
+        for protocol in protocols:
+            results[protocol].append(ship(lines, protocol))
+    outages = {p: ship(lines, p, outage=True) for p in protocols}
+    result: dict[str, Any] = {"spans": spans, "runs": runs}
+    result["reference_encode_only_spans_per_s"] = round(statistics.median(encode))
+    for protocol in protocols:
+        rates = [r["spans_per_s"] for r in results[protocol]]
+        result[protocol] = {
+            "shipper_spans_per_s_median": round(statistics.median(rates)),
+            "shipper_spans_per_s_runs": rates,
+            "share_of_encode_only": round(
+                statistics.median(rates) / result["reference_encode_only_spans_per_s"], 2
+            ),
+            "peak_rss_mb_max": max(r["peak_rss_mb"] for r in results[protocol]),
+            "lost": sum(r["lost"] for r in results[protocol]),
+            "duplicated": sum(r["duplicated"] for r in results[protocol]),
+            "outage_lost": outages[protocol]["lost"],
+            "outage_duplicated": outages[protocol]["duplicated"],
+            "outage_received_before_after": outages[protocol]["received_by_each_receiver"],
+        }
+    result["target"] = (
+        f">= {TARGET_SPANS_S:,} spans/s, RSS <= {TARGET_RSS_MB:.0f} MB, none lost (outage included)"
+    )
+    result["met"] = all(
+        result[p]["shipper_spans_per_s_median"] >= TARGET_SPANS_S
+        and result[p]["peak_rss_mb_max"] <= TARGET_RSS_MB
+        and result[p]["lost"] == 0
+        and result[p]["outage_lost"] == 0
+        for p in protocols
+    )
+    return result
 
 
 def main() -> None:
@@ -203,34 +294,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    lines = make_lines(args.spans, random.Random(7))
-    runs: dict[str, list[dict[str, Any]]] = {"grpc": [], "http/protobuf": []}
-    encode: list[float] = []
-    for _ in range(args.runs):  # alternated, so a noisy neighbour hits every figure alike
-        encode.append(encode_only(lines))
-        for protocol, results in runs.items():
-            results.append(ship(lines, protocol))
-    result: dict[str, Any] = {"spans": args.spans, "runs": args.runs}
-    result["reference_encode_only_spans_per_s"] = round(sorted(encode)[len(encode) // 2])
-    for protocol, results in runs.items():
-        rates = sorted(r["spans_per_s"] for r in results)
-        result[protocol] = {
-            "shipper_spans_per_s_median": rates[len(rates) // 2],
-            "shipper_spans_per_s_runs": [r["spans_per_s"] for r in results],
-            "peak_rss_mb_max": max(r["peak_rss_mb"] for r in results),
-            "lost": sum(r["lost"] for r in results),
-            "share_of_encode_only": round(
-                rates[len(rates) // 2] / result["reference_encode_only_spans_per_s"], 2
-            ),  # fmt: skip
-        }
-    result["target"] = f">= {TARGET_SPANS_S:,} spans/s, RSS <= {TARGET_RSS_MB:.0f} MB, none lost"
-    result["met"] = all(
-        result[p]["shipper_spans_per_s_median"] >= TARGET_SPANS_S
-        and result[p]["peak_rss_mb_max"] <= TARGET_RSS_MB
-        and result[p]["lost"] == 0
-        for p in runs
-    )
-    text = json.dumps(result, indent=2)
+    text = json.dumps(measure(args.spans, args.runs), indent=2)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
