@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "trace": "swarmsh.cli.trace:trace",
     "status": "swarmsh.cli.status:status",
     "rules": "swarmsh.cli.rules:rules",
+    "top": "swarmsh.cli.top:top",
 }
 
 
@@ -35,6 +36,14 @@ class LazyGroup(click.Group):
     def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
+        self.example_path = ""  # this group's path under `swarmsh`, for examples.EXAMPLES
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if not self.epilog:
+            from swarmsh.cli import examples
+
+            self.epilog = examples.epilog(self.example_path)
+        super().format_epilog(ctx, formatter)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
@@ -44,7 +53,34 @@ class LazyGroup(click.Group):
             module_name, attr = self.lazy[cmd_name].split(":")
             command = getattr(importlib.import_module(module_name), attr)
             self.add_command(command, cmd_name)
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            from swarmsh.cli import examples  # every command's --help ends with an example
+
+            path = f"{self.example_path} {cmd_name}".strip()
+            if isinstance(command, LazyGroup):
+                command.example_path = path
+            examples.apply(command, path)  # idempotent: a command's own epilog is kept
+        return command
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """Looked up only when asked, so start-up never reads package metadata."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib import metadata
+
+    def installed(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    click.echo(f"swarmsh, version {__version__}")
+    click.echo(f"opentelemetry-sdk {installed('opentelemetry-sdk')}")
+    click.echo(f"supervisor {installed('supervisor')}")
+    click.echo(f"python {sys.version.split()[0]}")
+    ctx.exit()
 
 
 @click.group(
@@ -67,7 +103,14 @@ class LazyGroup(click.Group):
     default=None,
     help="Accepted and ignored: the CLI writes the bus only; the shipper exports to OTLP.",
 )
-@click.version_option(__version__, "--version", prog_name="swarmsh")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the versions of swarmsh, the OpenTelemetry SDK and supervisor, and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, console: bool | None, otlp: bool | None) -> None:
     """swarmsh: a telemetry-driven agent swarm. Every command is an OpenTelemetry span."""

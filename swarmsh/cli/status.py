@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from swarmsh.cli.context import CliState
+from swarmsh.config import Paths
 from swarmsh.errors import EXIT_UNHEALTHY
 from swarmsh.fsutil import open_file
 from swarmsh.safetext import shown
@@ -20,7 +21,7 @@ AGENTS = ("roberts", "scrum", "lean", "rules")
 DEFAULT_MAX_LAG = 1000
 
 
-def _count_lines(path: Path, start: int, end: int, chunk: int = 1 << 20) -> int:
+def count_lines(path: Path, start: int, end: int, chunk: int = 1 << 20) -> int:
     """Newlines between byte `start` and `end` (what a reader still has to read)."""
     count = 0
     with open(open_file(path, os.O_RDONLY), "rb") as handle:
@@ -61,6 +62,7 @@ def reader_status(db: Path, reader: str, followed: Path, now: float) -> dict[str
     position = json.loads(row[0])
     offset = int(position.get("offset", 0))
     out["checkpoint"] = offset
+    out["checkpoint_file"] = [position.get("dev"), position.get("ino")]  # what offset is into
     out["last_commit_age_s"] = round(now - float(row[1]), 3)
     try:
         st = os.stat(followed)
@@ -70,14 +72,14 @@ def reader_status(db: Path, reader: str, followed: Path, now: float) -> dict[str
     same_file = position.get("ino") == st.st_ino and position.get("dev") == st.st_dev
     start = offset if same_file and offset <= st.st_size else 0  # rotated or truncated: all of it
     out["lag_bytes"] = st.st_size - start
-    out["lag_lines"] = _count_lines(followed, start, st.st_size)
+    out["lag_lines"] = count_lines(followed, start, st.st_size)
     return out
 
 
 def _dead_letters(directory: Path) -> dict[str, int]:
     if not directory.is_dir():
         return {}
-    return {p.stem: _count_lines(p, 0, p.stat().st_size) for p in sorted(directory.glob("*.jsonl"))}
+    return {p.stem: count_lines(p, 0, p.stat().st_size) for p in sorted(directory.glob("*.jsonl"))}
 
 
 def receiver_status(state_dir: Path) -> dict[str, Any] | None:
@@ -87,6 +89,15 @@ def receiver_status(state_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return raw if isinstance(raw, dict) else None
+
+
+def followed_files(paths: Paths) -> dict[str, tuple[Path, Path]]:
+    """Each reader's state store and the file it follows: the agents and the shipper read the
+    bus, the executor the command queue."""
+    readers = {agent: (paths.state / f"{agent}.db", paths.bus) for agent in AGENTS}
+    readers["executor"] = (paths.state / "executor.db", paths.queue)
+    readers["shipper"] = (paths.state / "shipper.db", paths.bus)
+    return readers
 
 
 def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
@@ -115,13 +126,14 @@ def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
     now = time.time()
     report["home"] = str(paths.home)
     report["lock_problems"] = lock_problems(paths, client)
-    for agent in AGENTS:
-        report.setdefault("agents", {})[agent] = reader_status(
-            paths.state / f"{agent}.db", agent, paths.bus, now
-        )
-    report["executor"] = reader_status(paths.state / "executor.db", "executor", paths.queue, now)
+    readers = {
+        name: reader_status(db, name, followed, now)
+        for name, (db, followed) in followed_files(paths).items()
+    }
+    report["agents"] = {agent: readers[agent] for agent in AGENTS}
+    report["executor"] = readers["executor"]
     # Shown, not judged: its lag is the collector's outage (or no collector), not the swarm's.
-    report["shipper"] = reader_status(paths.state / "shipper.db", "shipper", paths.bus, now)
+    report["shipper"] = readers["shipper"]
     report["bus"] = {
         "path": str(paths.bus),
         "bytes": paths.bus.stat().st_size if paths.bus.exists() else 0,
