@@ -187,6 +187,7 @@ class Checkout:
         self.conf = base / "supervisord.conf"
         self.var = base / "var"
         self.env = env
+        self.plugin_daemons: tuple[str, ...] = ()  # plug-in agents a test installed
 
     def run(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
@@ -208,7 +209,7 @@ class Checkout:
     def daemon_pids(self) -> dict[str, int]:
         """The pid in each daemon's instance lock (the last process that took it)."""
         pids = {}
-        for name in PROGRAMS:
+        for name in (*PROGRAMS, *self.plugin_daemons):
             try:
                 pids[name] = int((self.home / "state" / f"{name}.lock").read_text().strip())
             except (FileNotFoundError, ValueError):
