@@ -46,9 +46,9 @@ SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential", "a
 _WRAPPED = "__swarmsh_instrumented__"
 
 
-def _is_secret(param: click.Parameter) -> bool:
-    name = (param.name or "").lower()
-    return bool(getattr(param, "hide_input", False)) or any(w in name for w in SECRET_WORDS)
+def _is_secret(name: str, param: click.Parameter) -> bool:
+    names = f"{name} {param.name or ''}".lower()
+    return bool(getattr(param, "hide_input", False)) or any(w in names for w in SECRET_WORDS)
 
 
 def _scalar(value: Any) -> bool | int | float | str:
@@ -78,7 +78,7 @@ def param_attributes(
             continue
         param = declared.get(name)
         key = PARAM_PREFIX + name
-        if param is None or _is_secret(param):
+        if param is None or _is_secret(name, param):
             attributes[key] = REDACTED  # unknown to the command: say nothing of it
         elif isinstance(value, list | tuple):
             items = [_scalar(v) for v in value[:MAX_ITEMS]]
