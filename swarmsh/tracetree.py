@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swarmsh.bus.records import SpanRecord
+from swarmsh.customattrs import summary_parts
 from swarmsh.errors import MalformedRecord
 from swarmsh.fsutil import open_file
 from swarmsh.safetext import duration, shown
@@ -138,6 +139,7 @@ def summary(span: SpanRecord) -> str:
         parts.append(
             f"result={a['roberts.result']} {a.get('roberts.votes.yes')}-{a.get('roberts.votes.no')}"
         )
+    parts += summary_parts(span.attributes, span.service)  # `swarmsh run` and --attr ones
     return " ".join(parts)
 
 

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "trace": "swarmsh.cli.trace:trace",
     "status": "swarmsh.cli.status:status",
     "rules": "swarmsh.cli.rules:rules",
+    "run": "swarmsh.cli.run:run",
     "top": "swarmsh.cli.top:top",
 }
 

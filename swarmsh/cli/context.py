@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from swarmsh.safetext import refusal
 from swarmsh.semconv._generated import attributes as attr
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
     from opentelemetry.trace import Span
 
     from swarmsh.telemetry import Telemetry
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 CLI_SERVICE = "swarmsh-cli"
 # A short bound on stopping telemetry in a short-lived process.
 CLI_SHUTDOWN_TIMEOUT_S = 2.0
+_CARRIERS = ("TRACEPARENT", "TRACESTATE", "BAGGAGE")  # swarmsh.telemetry.carrier.CARRIERS
 
 
 class BusUnwritable(click.ClickException):
@@ -45,6 +48,8 @@ class CliState:
     last_trace_id: str | None = None  # the trace the last command started (demo follows it)
     _telemetry: Telemetry | None = field(default=None, repr=False)
     owns_telemetry: bool = True
+    _parent: Context | None = field(default=None, repr=False)
+    _parent_read: bool = field(default=False, repr=False)
 
     @classmethod
     def for_executor(cls, telemetry: Telemetry, home: str, command_id: str, depth: int) -> CliState:
@@ -83,6 +88,24 @@ class CliState:
         if self.owns_telemetry and self._telemetry is not None:
             self._telemetry.shutdown()
 
+    def parent_context(self) -> Context | None:
+        """The context a command's span starts in: TRACEPARENT, TRACESTATE and BAGGAGE from the
+        environment (a malformed one ignored with one warning on stderr), else none. Under the
+        executor, never the environment: its execute span is the parent."""
+        if not self.owns_telemetry:
+            return None
+        if not self._parent_read:
+            self._parent_read = True
+            if not any(name in os.environ for name in _CARRIERS):
+                return None  # the common case: nothing to import, nothing to parse
+            from swarmsh.telemetry.carrier import read_carriers, to_context
+
+            carried, problems = read_carriers(os.environ)
+            if problems:
+                click.echo(f"swarmsh: warning: {'; '.join(problems)}", err=True)
+            self._parent = to_context(carried) if carried is not None else None
+        return self._parent
+
 
 @contextmanager
 def command_span(
@@ -91,33 +114,60 @@ def command_span(
     """Run a command body inside its span `swarmsh.<group>.<trigger>`.
 
     The span gets `swarm.agent`/`swarm.trigger`, the command's domain
-    attributes, an event naming the state change, status OK or ERROR (with the
-    exception recorded), and is on the bus before this returns: if it cannot
-    be written the command fails, since an unrecorded action is no action.
+    attributes and those given with --attr, an event naming the state change,
+    status OK or ERROR (with the exception recorded), and is on the bus before
+    this returns: if it cannot be written the command fails, since an
+    unrecorded action is no action.
+    """
+    span_attributes: dict[str, Any] = {attr.SWARM_AGENT: group, attr.SWARM_TRIGGER: trigger}
+    span_attributes.update((k, v) for k, v in attributes.items() if v is not None)
+    with recorded_span(f"swarmsh.{group}.{trigger}", span_attributes, group) as span:
+        yield span
+        span.add_event(event)
+
+
+@contextmanager
+def recorded_span(
+    name: str, attributes: Mapping[str, Any], agent: str, metric_name: str | None = None
+) -> Iterator[Span]:
+    """The one span of a CLI command, on the bus when this returns (or BusUnwritable).
+
+    Its parent is the environment's trace context (or, under the executor, the execute span);
+    it carries the --attr attributes; while the body runs, TRACEPARENT/TRACESTATE in the
+    environment name it, so a program the command starts joins the trace. Status: ERROR with
+    the exception recorded if the body raises, else what the body set, else OK.
     """
     from opentelemetry.trace import Status, StatusCode
+
+    from swarmsh.cli.attrs import given_attributes
+    from swarmsh.telemetry.carrier import exported
 
     state = click.get_current_context().find_object(CliState)
     assert state is not None, "the swarmsh group always installs a CliState"
     telemetry = state.telemetry
-    name = f"swarmsh.{group}.{trigger}"
-    span_attributes: dict[str, Any] = {attr.SWARM_AGENT: group, attr.SWARM_TRIGGER: trigger}
-    span_attributes.update((k, v) for k, v in attributes.items() if v is not None)
+    span_attributes: dict[str, Any] = {**given_attributes(), **attributes}
     if state.command_id:
         span_attributes[attr.SWARM_COMMAND_ID] = state.command_id
         span_attributes[attr.SWARM_LOOP_DEPTH] = state.depth or 0
     with telemetry.tracer.start_as_current_span(
-        name, attributes=span_attributes, record_exception=False, set_status_on_exception=False
+        name,
+        context=state.parent_context(),
+        attributes=span_attributes,
+        record_exception=False,
+        set_status_on_exception=False,
     ) as span:
         try:
-            yield span
+            with exported(span.get_span_context()):
+                yield span
         except Exception as exc:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
             raise
-        span.add_event(event)
-        span.set_status(Status(StatusCode.OK))
-    telemetry.instruments.spans_total.add(1, {attr.SWARM_SPAN_NAME: name, attr.SWARM_AGENT: group})
+        if span.status.status_code is StatusCode.UNSET:  # type: ignore[attr-defined]
+            span.set_status(Status(StatusCode.OK))
+    telemetry.instruments.spans_total.add(
+        1, {attr.SWARM_SPAN_NAME: metric_name or name, attr.SWARM_AGENT: agent}
+    )
     state.last_span_end = (span.end_time or 0) / 1e9  # type: ignore[attr-defined]
     state.last_trace_id = trace_id_of(span)
     if not state.owns_telemetry:

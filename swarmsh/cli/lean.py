@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from swarmsh.cli.attrs import DomainGroup
 from swarmsh.cli.context import ENTITY_ID, TEXT, Finite, command_span, trace_id_of
 from swarmsh.safetext import refusal
 from swarmsh.semconv._generated import attributes as attr
@@ -34,7 +35,7 @@ def _phase(project: str, phase: str, **extra: object) -> dict[str, object]:
     return {attr.LEAN_PROJECT_ID: project, attr.LEAN_PHASE: phase, **extra}
 
 
-@click.group()
+@click.group(cls=DomainGroup)
 def lean() -> None:
     """Improvement: run a DMAIC project from define to control."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from swarmsh.cli.attrs import DomainGroup
 from swarmsh.cli.context import ENTITY_ID, TEXT, command_span, trace_id_of, whole
 from swarmsh.semconv._generated import attributes as attr
 from swarmsh.votes import THRESHOLDS, vote_result
@@ -14,7 +15,7 @@ METHODS = ("voice", "ballot", "roll-call", "show-of-hands")
 COUNT = click.IntRange(min=0, max=1_000_000)
 
 
-@click.group()
+@click.group(cls=DomainGroup)
 def roberts() -> None:
     """Governance: call meetings to order, open, second, vote on and close motions."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from swarmsh.cli.attrs import DomainGroup
 from swarmsh.cli.context import ENTITY_ID, TEXT, Finite, command_span, trace_id_of, whole
 from swarmsh.semconv._generated import attributes as attr
 
@@ -15,7 +16,7 @@ def _ids(sprint: int, team: str) -> dict[str, object]:
     return {attr.SCRUM_SPRINT_NUMBER: sprint, attr.SCRUM_TEAM_ID: team}
 
 
-@click.group()
+@click.group(cls=DomainGroup)
 def scrum() -> None:
     """Delivery: plan a sprint, hold dailies, review and retrospect."""
 

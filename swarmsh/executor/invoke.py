@@ -15,6 +15,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from swarmsh.bus.records import NextCommand
 from swarmsh.semconv._generated import attributes as attr
 from swarmsh.telemetry import Telemetry
+from swarmsh.telemetry.carrier import exported
 
 _log = logging.getLogger(__name__)
 
@@ -72,7 +73,9 @@ def run_command(
         # make click call sys.exit() in the middle of the command.
         said = io.StringIO()
         try:
-            with redirect_stdout(said):
+            # What the command starts inherits TRACEPARENT/TRACESTATE naming this span (the CLI
+            # span names itself while its body runs); the executor's own are restored after.
+            with redirect_stdout(said), exported(span.get_span_context()):
                 root.main(args=argv, prog_name="swarmsh", standalone_mode=False, obj=state)
         except click.UsageError as exc:
             run = Run(REFUSED, f"{command.command}: {exc.format_message()}")

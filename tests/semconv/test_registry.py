@@ -38,6 +38,7 @@ def test_registry_loads_and_is_consistent() -> None:
 
 def test_every_cli_command_and_daemon_span_has_a_span_group() -> None:
     names = {"swarm.loop.iteration", "swarmsh.command.execute", "swarmsh.command.rejected"}
+    names.add("swarmsh.run")  # `swarmsh run`
     for group in ("roberts", "scrum", "lean"):
         command = cli.get_command(None, group)  # type: ignore[arg-type]
         names |= {f"swarmsh.{group}.{c}" for c in command.list_commands(None)}  # type: ignore[union-attr,arg-type]

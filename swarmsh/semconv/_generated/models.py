@@ -195,6 +195,17 @@ class SwarmshRobertsVoteAttributes(SpanAttributes):
     swarm_loop_depth: Annotated[StrictInt, Field(ge=0, le=999999)] | None = Field(default=None, alias="swarm.loop.depth")
 
 
+class SwarmshRunAttributes(SpanAttributes):
+    """`swarmsh run` ran a program; status ERROR when it exited non-zero, was killed by a signal or could not be started. `--name` replaces the span name; the attributes stay these."""
+
+    process_command: Annotated[StrictStr, Field(max_length=1000)] = Field(alias="process.command")
+    process_command_args: tuple[Annotated[StrictStr, Field(max_length=1000)], ...] = Field(alias="process.command_args")
+    process_executable_name: Annotated[StrictStr, Field(max_length=255)] = Field(alias="process.executable.name")
+    process_exit_code: Annotated[StrictInt, Field(ge=0, le=255)] = Field(alias="process.exit.code")
+    process_pid: Annotated[StrictInt, Field(ge=1, le=2147483647)] | None = Field(default=None, alias="process.pid")
+    swarm_run_signal: StrictStr | None = Field(default=None, alias="swarm.run.signal")
+
+
 class SwarmshScrumDailyAttributes(SpanAttributes):
     """A daily scrum is held."""
 
@@ -260,6 +271,7 @@ SPAN_MODELS: dict[str, type[SpanAttributes]] = {
     "swarmsh.roberts.open": SwarmshRobertsOpenAttributes,
     "swarmsh.roberts.second": SwarmshRobertsSecondAttributes,
     "swarmsh.roberts.vote": SwarmshRobertsVoteAttributes,
+    "swarmsh.run": SwarmshRunAttributes,
     "swarmsh.scrum.daily": SwarmshScrumDailyAttributes,
     "swarmsh.scrum.plan": SwarmshScrumPlanAttributes,
     "swarmsh.scrum.retro": SwarmshScrumRetroAttributes,
