@@ -34,9 +34,15 @@ SUBCOMMANDS: dict[str, str] = {
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
-    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, lazy: dict[str, str] | None = None, plugins: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
+        # Plug-in command groups (entry points `swarmsh.commands`) are looked for only for a
+        # name that is not built in, and in help listings: start-up never scans for them.
+        self.find_plugins = plugins
+        self.plugins: set[str] = set()  # the plug-in groups added so far
         self.example_path = ""  # this group's path under `swarmsh`, for examples.EXAMPLES
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -47,13 +53,25 @@ class LazyGroup(click.Group):
         super().format_epilog(ctx, formatter)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
+        names = {*super().list_commands(ctx), *self.lazy}
+        if self.find_plugins:
+            from swarmsh.plugins.discovery import command_names
+
+            names.update(command_names(builtins={*self.lazy, *self.commands} - self.plugins))
+        return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy and cmd_name not in self.commands:
             module_name, attr = self.lazy[cmd_name].split(":")
             command = getattr(importlib.import_module(module_name), attr)
             self.add_command(command, cmd_name)
+        elif self.find_plugins and cmd_name not in self.commands:
+            from swarmsh.plugins.discovery import load_command
+
+            plugin = load_command(cmd_name)
+            if plugin is not None:
+                self.add_command(plugin, cmd_name)
+                self.plugins.add(cmd_name)
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             from swarmsh.cli import examples  # every command's --help ends with an example
@@ -85,7 +103,10 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 
 
 @click.group(
-    cls=LazyGroup, lazy=SUBCOMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=LazyGroup,
+    lazy=SUBCOMMANDS,
+    plugins=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option(
     "--home",
