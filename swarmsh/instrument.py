@@ -11,7 +11,7 @@ swarmsh bus, so that swarmsh agents (and `swarmsh tail`) see what the applicatio
 The conventions are swarmsh's own: the span is named `<service>.<command path>` (`myapp`,
 `myapp.deploy`, `myapp.db.migrate`), carries `swarm.agent` (the service) and `swarm.trigger`
 (the command path), ends OK, or ERROR with the exception recorded (a zero exit is OK), and
-joins the trace of `TRACEPARENT`/`TRACESTATE` when the environment carries them. The
+joins the trace (and baggage) TRACEPARENT/TRACESTATE/BAGGAGE carry, as swarmsh's CLI does. The
 parameters become `cli.param.<name>` attributes, bounded (`param_attributes`), and a
 parameter that looks secret is recorded as `REDACTED`. Unlike swarmsh's own commands, a bus
 that cannot be written is a warning, never the application's failure.
@@ -105,20 +105,16 @@ def _warn(message: str) -> None:
 
 
 def parent_context() -> Context | None:
-    """The trace of TRACEPARENT/TRACESTATE if the environment carries a valid one; a malformed
-    value is ignored with a warning."""
-    traceparent = os.environ.get("TRACEPARENT")
-    if not traceparent:
-        return None
-    from opentelemetry import trace
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    """The context TRACEPARENT/TRACESTATE/BAGGAGE carry, read as swarmsh's own CLI reads them
+    (`swarmsh.telemetry.carrier`): a malformed value is ignored with a warning."""
+    from swarmsh.telemetry.carrier import CARRIERS, read_carriers, to_context
 
-    carrier = {"traceparent": traceparent[:512], "tracestate": os.environ.get("TRACESTATE", "")}
-    context = TraceContextTextMapPropagator().extract(carrier)
-    if not trace.get_current_span(context).get_span_context().is_valid:
-        _warn(f"TRACEPARENT {traceparent[:80]!r} is not a valid trace context; ignored")
+    if not any(name in os.environ for name in CARRIERS):
         return None
-    return context
+    carried, problems = read_carriers(os.environ)
+    if problems:
+        _warn("; ".join(problems))
+    return to_context(carried) if carried is not None else None
 
 
 @functools.cache
