@@ -109,7 +109,8 @@ class Shipper:
         return True
 
     def step(self, stop: threading.Event) -> None:
-        """One batch: poll, export in requests of at most MAX_REQUEST_BYTES (each retried until
+        """One batch: poll, export in requests of at most `settings.batch` spans and
+        MAX_REQUEST_BYTES (each retried until
         acknowledged), then commit. Stopped before that, nothing is committed: the batch is
         read and sent again at the next start (at least once: OTLP has no de-duplication)."""
         items = self.follower.poll(POLL_S)
@@ -122,7 +123,8 @@ class Shipper:
             if item is None:
                 counters["unsampled"] += 1
                 continue
-            if chunk and size + len(item.span) > MAX_REQUEST_BYTES:
+            full = len(chunk) >= self.settings.batch  # a read of the bus may hold more
+            if chunk and (full or size + len(item.span) > MAX_REQUEST_BYTES):
                 if not self._ship(chunk, counters, stop):
                     return
                 chunk, size = [], 0

@@ -1,4 +1,4 @@
-"""`Shipper.step` with an in-memory sender: requests bounded in bytes, commit only after every
+"""`Shipper.step` with an in-memory sender: requests bounded in bytes and spans, commit only after every
 one was acknowledged, a permanent refusal dead-lettered, a stop while retrying commits nothing."""
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ class FakeSender:
         ]
 
 
-def shipper_for(home: Path, sender: FakeSender, spans: int) -> Shipper:
+def shipper_for(home: Path, sender: FakeSender, spans: int, batch: int = 2048) -> Shipper:
     paths = Paths(home).secure()
     write_spans(paths.bus, [motion_cycle(f"m{i}", "board", 1, "t")[0] for i in range(spans)])
-    return Shipper(paths, ShipperSettings(url="http://unused"), "beginning", sender=sender)
+    settings = ShipperSettings(url="http://unused", batch=batch)
+    return Shipper(paths, settings, "beginning", sender=sender)
 
 
 def committed(shipper: Shipper) -> int | None:
@@ -59,6 +60,14 @@ def test_requests_are_bounded_and_committed_after_all(
     assert sender.span_counts() == [2, 2, 1]
     assert committed(shipper) == shipper.follower.path.stat().st_size
     assert shipper.store.counters() == {"exported": 5}
+
+
+def test_requests_hold_at_most_batch_spans(home: Path) -> None:
+    sender = FakeSender([])
+    shipper = shipper_for(home, sender, 5, batch=2)  # one read of the bus holds all five
+    shipper.step(threading.Event())
+    assert sender.span_counts() == [2, 2, 1]
+    assert committed(shipper) == shipper.follower.path.stat().st_size
 
 
 def test_a_permanent_refusal_is_dead_lettered(home: Path) -> None:
