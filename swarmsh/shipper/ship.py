@@ -110,9 +110,9 @@ class Shipper:
 
     def step(self, stop: threading.Event) -> None:
         """One batch: poll, export in requests of at most `settings.batch` spans and
-        MAX_REQUEST_BYTES (each retried until
-        acknowledged), then commit. Stopped before that, nothing is committed: the batch is
-        read and sent again at the next start (at least once: OTLP has no de-duplication)."""
+        MAX_REQUEST_BYTES (each retried until acknowledged), then commit. Stopped before that,
+        nothing is committed: the batch is read and sent again at the next start (at least
+        once: OTLP has no de-duplication)."""
         items = self.follower.poll(POLL_S)
         if items is None:
             return
