@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -131,6 +132,54 @@ def test_spans_written_during_an_outage_arrive_once_when_it_ends(home: Path, pro
     received = Counter(s["span_id"] for s in first.spans() + second.spans())
     on_bus = [r["span_id"] for r in read_jsonl(home / "spans.jsonl")]
     assert received == Counter(on_bus)  # every span, each exactly once
+
+
+def wait_for_log(home: Path, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log_of(home):
+        assert time.monotonic() < deadline, f"no {text!r} in the log: {log_of(home)}"
+        time.sleep(0.05)  # another process's log file: nothing to wait on
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_a_collector_gone_in_the_middle_of_a_stream_loses_nothing(
+    home: Path, protocol: str
+) -> None:
+    """Producers keep writing while the collector goes away mid-stream and comes back: every
+    span arrives; one request in flight when it went may arrive twice (at least once)."""
+    total, batch = 2000, 50
+    make = GrpcOtlpReceiver if protocol == "grpc" else HttpOtlpReceiver
+    first = make().start()
+    env = {**otlp_env(first.endpoint, protocol), "SWARMSH_SHIPPER_BATCH": str(batch)}
+    home.mkdir(mode=0o700)
+    writer = JsonlWriter(home / "spans.jsonl")
+
+    def produce() -> None:  # 40 spans every 10 ms: the outage falls in the middle
+        for n in range(0, total, 40):
+            writer.append(
+                [dumps_line({**FOREIGN, "span_id": f"{i + 1:016x}"}) for i in range(n, n + 40)]
+            )
+            time.sleep(0.01)
+
+    producer = threading.Thread(target=produce)
+    with shipping(home, env, "--from", "beginning"):
+        producer.start()
+        first.wait_for_spans(total // 4, timeout=20)
+        first.stop()  # the collector goes away while spans are still being written
+        wait_for_log(home, "cannot export")
+        second = make(first.port).start()
+        try:
+            producer.join(30)
+            wait_committed_to_end(home, timeout=30)
+        finally:
+            second.stop()
+    received = Counter(s["span_id"] for s in first.spans() + second.spans())
+    on_bus = {r["span_id"] for r in read_jsonl(home / "spans.jsonl")}
+    assert len(on_bus) == total
+    assert on_bus - set(received) == set(), "spans lost across the outage"
+    assert set(received) == on_bus
+    assert len(first.spans()) < total and len(second.spans()) > 0
+    assert sum(received.values()) - total <= batch  # at most the request in flight, twice
 
 
 def test_kill_9_between_export_and_commit_resends_only_that_batch(
