@@ -110,9 +110,9 @@ def plugin_programs(client: SupervisorClient) -> list[str]:
 @CONFIG_OPTION
 @click.pass_obj
 def up(state: CliState, config: str | None) -> None:
-    """Start the swarm (agents, executor, receiver, shipper) under supervisord; return once
-    each daemon runs and reads the bus from where it stood when `up` was asked (or from its
-    checkpoint)."""
+    """Start the swarm (agents, executor, receiver, shipper, and the installed plug-in
+    agents) under supervisord; return once each daemon runs and reads the bus from where it
+    stood when `up` was asked (or from its checkpoint)."""
     from swarmsh.errors import SwarmshError
     from swarmsh.supervisor import PROGRAMS
 

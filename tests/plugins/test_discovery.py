@@ -139,3 +139,13 @@ def test_a_name_two_distributions_claim_is_neithers(example_site: Path, tmp_path
     assert "2 distributions declare the name 'example'" in done.stderr
     assert "distribution rival-plugin 1.0" in done.stderr
     assert "distribution swarmsh-example-plugin 0.1.0" in done.stderr
+
+
+def test_python_m_swarmsh_agents_runs_built_ins_by_name_too(example_site: Path) -> None:
+    env = with_sites(example_site)
+    for name in ("roberts", "rules", "echo"):
+        helped = run(env, "-m", "swarmsh.agents", name, "--help")
+        assert helped.returncode == 0, helped.stderr
+        assert "--from [checkpoint|beginning|end]" in helped.stdout
+    nameless = run(env, "-m", "swarmsh.agents")
+    assert nameless.returncode == 2 and "name the agent to run" in nameless.stderr
