@@ -132,9 +132,9 @@ def summary_parts(attributes: Mapping[str, Any], service: str) -> list[str]:
             parts.append(f"exit={shown(attributes['process.exit.code'])}")
     custom = [key for key in attributes if isinstance(key, str) and is_custom(key)]
     for key in custom[:SHOWN]:
-        parts.append(
-            f"{shown(key, limit=MAX_KEY_CHARS)}={shown(attributes[key], limit=SHOWN_VALUE_CHARS)}"
-        )
+        value = attributes[key]
+        text = ("true" if value else "false") if isinstance(value, bool) else value
+        parts.append(f"{shown(key, limit=MAX_KEY_CHARS)}={shown(text, limit=SHOWN_VALUE_CHARS)}")
     if len(custom) > SHOWN:
         parts.append(f"(+{len(custom) - SHOWN} more)")
     return parts

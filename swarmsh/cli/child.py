@@ -49,6 +49,13 @@ def result_of(pid: int, wait_status: int) -> ChildResult:
     return ChildResult(code, pid, None, f"exit code {code}" if code else None)
 
 
+def forwards(si_code: int) -> bool:
+    """Whether a signal sent to us is passed on: yes when a process sent it to us (kill), no
+    when the kernel did, as the terminal's Ctrl-C to its whole foreground group, which holds
+    the child too (a second copy means 'stop now' to many programs)."""
+    return si_code != SI_KERNEL
+
+
 def start_failure(program: str, exc: OSError) -> ChildResult:
     """A program that could not be started, with the shell's codes and words."""
     if exc.errno == errno.ENOENT:
@@ -86,7 +93,7 @@ def supervise(argv: list[str], env: dict[str, str], mask: set[int | signal.Signa
             done, status = os.waitpid(pid, os.WNOHANG)
             if done == pid:
                 return result_of(pid, status)
-        elif info.si_code != SI_KERNEL:  # the terminal's signals reach the child themselves
+        elif forwards(info.si_code):
             try:
                 os.kill(pid, info.si_signo)
             except ProcessLookupError:
