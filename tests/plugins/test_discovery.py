@@ -149,3 +149,23 @@ def test_python_m_swarmsh_agents_runs_built_ins_by_name_too(example_site: Path) 
         assert "--from [checkpoint|beginning|end]" in helped.stdout
     nameless = run(env, "-m", "swarmsh.agents")
     assert nameless.returncode == 2 and "name the agent to run" in nameless.stderr
+
+
+def test_python_m_swarmsh_plugins_lists_them_and_writes_programs(
+    example_site: Path, broken_site: Path, tmp_path: Path
+) -> None:
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text("[supervisord]\n")
+    done = run(
+        with_sites(example_site, broken_site),
+        "-m",
+        "swarmsh.plugins",
+        "--write-programs",
+        str(conf),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "swarmsh.commands: example\nswarmsh.agents: echo\n" in done.stdout
+    assert where("boom", "broken_boom:cli") in done.stderr
+    written = (tmp_path / "var" / "plugins.conf").read_text()
+    assert "[program:echo]" in written and "programs=echo\n" in written
+    assert (tmp_path / "var").stat().st_mode & 0o077 == 0
