@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel
 
 from swarmsh.safetext import escape
@@ -47,19 +48,21 @@ def bounded_text(text: str) -> str:
     return safe[: MAX_TEXT_CHARS - 1] + "…"
 
 
-@dataclass(frozen=True, slots=True)
-class EntityState:
+# The values rules make per span are frozen msgspec Structs: immutable and hashable like
+# frozen dataclasses, with an init in C (a frozen dataclass's costs ≈ 1-2 µs a span each).
+
+
+class EntityState(msgspec.Struct, frozen=True, gc=False):
     """One entity's state name plus the facts a later rule needs (e.g. a motion's team)."""
 
     state: str
-    data: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    data: Mapping[str, Any] = _EMPTY
 
     def with_state(self, state: str, **data: Any) -> EntityState:
         return EntityState(state, MappingProxyType({**self.data, **data}))
 
 
-@dataclass(frozen=True)
-class CommandRequest:
+class CommandRequest(msgspec.Struct, frozen=True):
     """A command a rule asks for; the runner turns it into a NextCommand (id, trace, depth)."""
 
     rule: str  # part of the deterministic id: one command per (agent, source span, rule)
@@ -68,8 +71,7 @@ class CommandRequest:
     reason: str
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     """What a rule decided for one span.
 
     `updates` maps entity keys to their new states; `from_state`/`to_state`
@@ -79,13 +81,13 @@ class Outcome:
 
     from_state: str
     to_state: str
-    updates: Mapping[str, EntityState] = field(default_factory=lambda: _EMPTY)
+    updates: Mapping[str, EntityState] = _EMPTY
     commands: tuple[CommandRequest, ...] = ()
     rejected: str | None = None
     # (trace id, span id) of spans the iteration span links to (e.g. those a window counted)
     links: tuple[tuple[str, str], ...] = ()
     # more attributes for the iteration span (valid OTel attribute values)
-    attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    attributes: Mapping[str, Any] = _EMPTY
     # a span that only advanced state: no iteration span, no command; counted under this name
     silent: str | None = None
 

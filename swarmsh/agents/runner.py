@@ -8,7 +8,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -89,13 +88,22 @@ class Event(NamedTuple):
     position: Position
 
 
-@dataclass
-class _Batch:
-    """What handling one poll's worth of records produced, before it is made durable."""
+_event = tuple.__new__  # Event(...) without NamedTuple's Python-level __new__
 
-    updates: dict[str, EntityState]
-    commands: list[NextCommand]
-    counters: Counter[str]
+
+class _Batch:
+    """What handling one poll's worth of records produced, before it is made durable:
+    entity states, queue lines with the ids and names of their commands, counters, and the
+    transitions to add to the metric once per batch (not once per span)."""
+
+    __slots__ = ("updates", "commands", "lines", "counters", "transitions")
+
+    def __init__(self) -> None:
+        self.updates: dict[str, EntityState] = {}
+        self.commands: list[tuple[str, str]] = []  # (id, command) of each queued line
+        self.lines: list[bytes] = []
+        self.counters: Counter[str] = Counter()
+        self.transitions: Counter[tuple[str, str]] = Counter()
 
 
 class AgentRunner:
@@ -220,7 +228,7 @@ class AgentRunner:
                 raise TypeError("entity keys must be str")
         except Exception as exc:
             raise AgentCodeFailed(f"keys of {record.name} raised {what(exc)}") from exc
-        return Event(record, trigger, model, keys, position)
+        return _event(Event, (record, trigger, model, keys, position))
 
     def _decide(self, event: Event, batch: _Batch) -> tuple[Outcome, dict[str, Any]]:
         """Run the agent's code for one span: its outcome and the iteration's domain attributes.
@@ -281,11 +289,11 @@ class AgentRunner:
             attributes[attr.SWARM_COMMAND_ID] = ids[-1]
         links = [Link(SpanContext(int(t, 16), int(s, 16), True)) for t, s in outcome.links]
         ctx = self.telemetry.record_span(ITERATION_SPAN, parent, attributes, _OK, began_ns, links)
-        traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
-        source = CommandSource(record.trace_id, record.span_id, record.end)
-        for request, id_ in zip(outcome.commands, ids, strict=True):
-            batch.commands.append(
-                NextCommand(
+        if ids:
+            traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+            source = CommandSource(record.trace_id, record.span_id, record.end)
+            for request, id_ in zip(outcome.commands, ids, strict=True):
+                command = NextCommand(
                     id=id_,
                     command=request.command,
                     args=dict(request.args),
@@ -296,18 +304,12 @@ class AgentRunner:
                     depth=depth + 1,
                     created_at=now,
                 )
-            )
+                batch.lines.append(dumps_line(command.to_dict()))
+                batch.commands.append((id_, request.command))
         batch.updates.update(outcome.updates)
         batch.counters["handled"] += 1
-        batch.counters["commands"] += len(outcome.commands)
-        self.telemetry.instruments.transitions.add(
-            1,
-            {
-                attr.SWARM_AGENT: agent.name,
-                attr.SWARM_STATE_FROM: outcome.from_state,
-                attr.SWARM_STATE_TO: outcome.to_state,
-            },
-        )
+        batch.counters["commands"] += len(ids)
+        batch.transitions[(outcome.from_state, outcome.to_state)] += 1
 
     # -- one batch --------------------------------------------------------------------------
 
@@ -328,7 +330,7 @@ class AgentRunner:
 
     def process(self, items: list[tuple[SpanRecord, Position]], stop: threading.Event) -> bool:
         """Handle a batch and make it durable; False if stopped before it could be committed."""
-        batch = _Batch({}, [], Counter())
+        batch = _Batch()
         now = time.time()
         events = []
         agent = self.agent
@@ -355,8 +357,8 @@ class AgentRunner:
         return self._make_durable(batch, self.follower.position, stop)
 
     def _make_durable(self, batch: _Batch, position: Position, stop: threading.Event) -> bool:
-        queued = not batch.commands
-        lines = [dumps_line(c.to_dict()) for c in batch.commands]
+        queued = not batch.lines
+        lines = batch.lines
 
         def write_and_commit() -> bool:
             nonlocal queued
@@ -369,7 +371,7 @@ class AgentRunner:
                 position.to_dict(),
                 batch.updates,
                 self.agent.final_states,
-                [CommandEntry(c.id, c.command, "emitted") for c in batch.commands],
+                [CommandEntry(id_, command, "emitted") for id_, command in batch.commands],
                 counters=batch.counters,
             )
             return True
@@ -378,6 +380,17 @@ class AgentRunner:
             return False
         self._committed = position
         self._cache.update(batch.updates)  # we are the store's only writer
+        if batch.transitions:
+            transitions, name = self.telemetry.instruments.transitions, self.agent.name
+            for (before, after), count in batch.transitions.items():
+                transitions.add(
+                    count,
+                    {
+                        attr.SWARM_AGENT: name,
+                        attr.SWARM_STATE_FROM: before,
+                        attr.SWARM_STATE_TO: after,
+                    },
+                )
         return True
 
     def prune(self, now: float) -> None:
@@ -411,7 +424,7 @@ class AgentRunner:
                     break
             elif self.follower.position != self._committed:
                 # only lines for other agents went by: remember that we are past them
-                self._make_durable(_Batch({}, [], Counter()), self.follower.position, stop)
+                self._make_durable(_Batch(), self.follower.position, stop)
             else:
                 self.prune(time.time())
 

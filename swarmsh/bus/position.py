@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from swarmsh.fsutil import open_file
 
 FINGERPRINT_BYTES = 128
@@ -43,9 +45,10 @@ class FileIdentity:
         return self.fp_len >= FINGERPRINT_BYTES
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """A byte offset in one identified file: what a reader checkpoints."""
+class Position(msgspec.Struct, frozen=True, gc=False):
+    """A byte offset in one identified file: what a reader checkpoints. (A msgspec Struct:
+    followers hand out one per record they pass on, and its init is C, ≈ 10x cheaper than
+    a frozen dataclass's.)"""
 
     identity: FileIdentity
     offset: int

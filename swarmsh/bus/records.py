@@ -7,7 +7,6 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -264,8 +263,7 @@ def dumps_line(value: Mapping[str, Any]) -> bytes:
         return orjson.dumps(_wide_ints_as_strings(value), default=_json_default, option=_LINE)
 
 
-@dataclass(frozen=True, slots=True)
-class CommandSource:
+class CommandSource(msgspec.Struct, frozen=True, gc=False):
     """The span a NextCommand reacts to."""
 
     trace_id: str
@@ -273,9 +271,9 @@ class CommandSource:
     end: float
 
 
-@dataclass(frozen=True, slots=True)
-class NextCommand:
-    """One action an agent asks for (see DESIGN.md, "NextCommand")."""
+class NextCommand(msgspec.Struct, frozen=True, kw_only=True):
+    """One action an agent asks for (see DESIGN.md, "NextCommand"). (Frozen msgspec Structs,
+    like CommandSource: an agent makes one per command, and their init is C.)"""
 
     id: str
     command: str
