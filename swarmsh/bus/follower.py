@@ -339,12 +339,16 @@ class Follower(Generic[T]):
         # read may since have been cut back (a write cut short) and replaced.
         self._buffer = b""
         while self._fd is not None and len(items) < self.batch_records:
+            if len(self._buffer) < self.chunk_size:
+                # Read the unfinished line again with the next chunk rather than join the two:
+                # a copy of the whole chunk for the sake of a few hundred bytes.
+                self._buffer = b""
             at = self._offset + self._skipped + len(self._buffer)
             chunk = os.pread(self._fd, self.chunk_size, at)
             if not chunk:
                 break
-            self._consume(self._buffer + chunk, items)
-            if len(chunk) < self.chunk_size and items:
+            self._consume(self._buffer + chunk if self._buffer else chunk, items)
+            if len(chunk) < self.chunk_size:
                 break  # at the end of what is written: hand these over now
         return items
 
@@ -365,19 +369,23 @@ class Follower(Generic[T]):
             else:
                 self._buffer = data
             return
-        region, self._buffer = data[: last + 1], data[last + 1 :]
+        self._buffer = data[last + 1 :]
         base = self._offset + self._skipped
+        begin = 0  # where the region's first whole line starts in `data`
         if self._skipped:
-            end = region.index(b"\n")
-            region, base, self._skipped = region[end + 1 :], base + end + 1, 0
+            begin = data.index(b"\n") + 1  # the end of the over-long line we skipped
+            base, self._skipped = base + begin, 0
+        # The region is data[begin:last + 1]; only a line at a time is ever copied out of it.
         scan = getattr(self.accept, "scan", None)
-        spans = scan(region) if scan is not None else None
+        spans = None
+        if scan is not None and begin == 0:
+            spans = scan(data, last + 1)
         if spans is None:
-            spans = self._all_lines(region)
+            spans = self._all_lines(data[begin : last + 1])
+            data = data[begin:]
         for start, end in spans:
-            line = region[start:end]
-            self._handle(line, base + start, base + end + 1, items)
-        self._offset = base + len(region)
+            self._handle(data[start:end], base + start, base + end + 1, items)
+        self._offset = base + last + 1 - begin
         self._refresh_identity()
 
     def _all_lines(self, region: bytes) -> list[tuple[int, int]]:
