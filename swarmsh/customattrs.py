@@ -26,9 +26,11 @@ RESERVED_NAMESPACES = (
     "process",
 )
 _RESERVED_PREFIXES = tuple(f"{ns}." for ns in RESERVED_NAMESPACES)
-_KEY = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
-_INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")  # a leading zero (an id such as 007) stays text
-_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][+-]?[0-9]+)?")
+_KEY, _INT, _FLOAT = (
+    r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+",
+    r"[+-]?(?:0|[1-9][0-9]*)",  # a leading zero (an id such as 007) stays text
+    r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][+-]?[0-9]+)?",
+)  # compiled by `re` on first use: a command without --attr never needs them
 _TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")
 _QUOTES = ('"', "'")
 INT64 = range(-(2**63), 2**63)
@@ -45,7 +47,7 @@ class AttrRefused(ValueError):
 def check_key(key: str) -> str:
     if len(key) > MAX_KEY_CHARS:
         raise AttrRefused(f"key is {len(key)} characters long; at most {MAX_KEY_CHARS}")
-    if not _KEY.fullmatch(key):
+    if not re.fullmatch(_KEY, key):
         raise AttrRefused(
             f"key {key[:MAX_KEY_CHARS]!r} is not a dotted lowercase name such as business.value "
             "(segments of a-z, 0-9 and _, each starting with a letter, at least two)"
@@ -64,14 +66,14 @@ def typed(text: str) -> Value:
     false, else text. Quotes around it ("42", '007') keep it text and are taken off."""
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] == text[0]:
         return text[1:-1]
-    if _INT.fullmatch(text):
+    if re.fullmatch(_INT, text):
         number = int(text)
         if number not in INT64:
             raise AttrRefused(
                 f"{text[:40]} is beyond a 64-bit integer; quote it to keep it as text"
             )
         return number
-    if _FLOAT.fullmatch(text):
+    if re.fullmatch(_FLOAT, text):
         real = float(text)
         if not math.isfinite(real):
             raise AttrRefused(f"{text[:40]} is too large a number; quote it to keep it as text")
