@@ -4,6 +4,7 @@ supervisord, and in a pipe."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -46,7 +47,7 @@ def swarm() -> Iterator[Swarm]:
 
 
 class Terminal:
-    """A tmux server of our own (its socket in a temporary directory) with one 160x50 pane."""
+    """A tmux server of our own (its socket in a temporary directory) with one 160x80 pane."""
 
     def __init__(self, base: Path, env: dict[str, str]) -> None:
         self.base = base
@@ -65,7 +66,7 @@ class Terminal:
         return done.stdout
 
     def start(self, command: str) -> None:
-        self.tmux("new-session", "-d", "-x", "160", "-y", "50", "-s", "top", command)
+        self.tmux("new-session", "-d", "-x", "160", "-y", "80", "-s", "top", command)
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "top")
@@ -82,6 +83,20 @@ class Terminal:
             wait_until(shows, timeout, f"{texts} on the screen")
         except TimeoutError:
             raise AssertionError(f"{texts} not on the screen:\n{last}") from None
+        return last
+
+    def wait_match(self, pattern: str, timeout: float = 30.0) -> str:
+        last = ""
+
+        def shows() -> bool:
+            nonlocal last
+            last = self.screen()
+            return re.search(pattern, last, re.MULTILINE) is not None
+
+        try:
+            wait_until(shows, timeout, f"{pattern!r} on the screen")
+        except TimeoutError:
+            raise AssertionError(f"{pattern!r} not on the screen:\n{last}") from None
         return last
 
     def keys(self, *keys: str) -> None:
@@ -110,7 +125,7 @@ def terminal(swarm: Swarm) -> Iterator[Terminal]:
 def top_script(swarm: Swarm, out: Path) -> str:
     """The pane's shell: the terminal settings before and after top, and top's exit code."""
     top = shlex.join(
-        [sys.executable, "-m", "swarmsh", "top", "--config", str(swarm.conf), "--traces", "3"]
+        [sys.executable, "-m", "swarmsh", "top", "--config", str(swarm.conf), "--traces", "9"]
     )
     return (
         f"stty -a > {out}/before; {top}; echo $? > {out}/rc.tmp; stty -a > {out}/after; "
@@ -136,6 +151,12 @@ def test_top_in_a_terminal_shows_daemons_filters_opens_a_trace_and_quits(
     assert "swarmsh.roberts.open" in screen and "lines/s" in screen
     assert reader_rows(screen, "lean") == 1 and reader_rows(screen, "roberts") == 1
 
+    # throughput: spans written while it runs show as the roberts reader's lines/s
+    for i in range(5):
+        cli = [sys.executable, "-m", "swarmsh", "roberts", "second", f"busy{i}"]
+        assert subprocess.run(cli, env=swarm.env, capture_output=True, timeout=60).returncode == 0
+    terminal.wait_match(r"^\s+roberts\s+\d+\s+\d+\s+(?!0\.0\s)\d+\.\d\s")
+
     terminal.keys("2")  # scrum only
     screen = terminal.wait_screen("agent: scrum")
     assert reader_rows(screen, "scrum") == 1 and reader_rows(screen, "lean") == 0
@@ -143,14 +164,15 @@ def test_top_in_a_terminal_shows_daemons_filters_opens_a_trace_and_quits(
     screen = terminal.wait_screen("agent: lean")
     assert reader_rows(screen, "lean") == 1 and reader_rows(screen, "scrum") == 0
     terminal.keys("0")
-    terminal.wait_screen("agent: all")
-
     trace = next(
         SpanRecord.from_dict(s).trace_id
         for s in swarm.spans()
         if s["name"] == "swarmsh.roberts.call-to-order"
     )
-    terminal.keys("t", "1")  # the newest trace, full-screen
+    screen = terminal.wait_screen("agent: all", f"trace {trace}")
+    index = re.search(rf"^\[(\d)\] trace {trace}", screen, re.MULTILINE)
+    assert index, screen
+    terminal.keys("t", index.group(1))  # that trace, full-screen
     screen = terminal.wait_screen("b back · q quit")
     assert f"trace {trace}" in screen and "daemon" not in screen
     assert "└─ swarmsh.roberts.call-to-order" in screen  # nested under the executor's span
@@ -188,9 +210,29 @@ def test_sigterm_restores_the_terminal(swarm: Swarm, terminal: Terminal) -> None
     assert (out / "after").read_text() == (out / "before").read_text()
 
 
+def test_ctrl_c_quits_and_restores_the_terminal(swarm: Swarm, terminal: Terminal) -> None:
+    out = terminal.base
+    terminal.start(top_script(swarm, out))
+    terminal.wait_screen("agent: all")
+    terminal.keys("C-c")
+    wait_until(lambda: (out / "rc").exists(), 30, "top to end")
+    assert (out / "rc").read_text().strip() == "0"
+    assert (out / "after").read_text() == (out / "before").read_text()
+
+
 def test_top_in_a_pipe_prints_plain_snapshots(swarm: Swarm) -> None:
     once = subprocess.run(
-        [sys.executable, "-m", "swarmsh", "top", "--once", "--config", str(swarm.conf)],
+        [
+            sys.executable,
+            "-m",
+            "swarmsh",
+            "top",
+            "--once",
+            "--traces",
+            "9",
+            "--config",
+            str(swarm.conf),
+        ],
         env=swarm.env,
         capture_output=True,
         text=True,

@@ -77,7 +77,7 @@ def top(
             _live(collector, interval, traces, agent)
     except BrokenPipeError:  # `swarmsh top | head`: the reader has seen enough
         sys.stderr.close()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, EOFError):  # Ctrl-C, or the terminal went away
         pass
 
 

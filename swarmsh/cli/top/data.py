@@ -103,7 +103,7 @@ class Collector:
 
         try:
             report = collect_status(self.state, self.config)
-        except SwarmshError as exc:  # e.g. a home given that is not the running swarm's
+        except (SwarmshError, OSError) as exc:  # e.g. a home given is not the swarm's: shown
             report = {"supervisor_error": str(exc), "processes": {}, "agents": {}, "executor": {}}
         now = time.time()
         rates: dict[str, float | None] = {}

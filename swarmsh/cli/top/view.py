@@ -79,7 +79,8 @@ def daemons_table(report: dict[str, Any]) -> RenderableType:
             Text(uptime(p.get("uptime_s"))),
         )
     if "supervisor_error" in report:
-        return Group(table, Text(f"supervisor: {shown(report['supervisor_error'])}", style="red"))
+        error = Text(f"supervisor: {shown(report['supervisor_error'])}", style="red")
+        return Group(table, error) if table.row_count else error
     return table
 
 
