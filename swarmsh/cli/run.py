@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from swarmsh.cli.attrs import with_attrs
-from swarmsh.cli.context import recorded_span
+from swarmsh.cli.context import BusUnwritable, recorded_span
 from swarmsh.semconv._generated import attributes as attr
 
 SPAN_NAME = attr.SPAN_SWARMSH_RUN
@@ -83,18 +83,25 @@ def run(ctx: click.Context, span_name: str, command: tuple[str, ...]) -> None:
     from swarmsh.cli.child import WATCHED, ChildResult, drain, signals_blocked, supervise
     from swarmsh.telemetry.carrier import child_environment
 
+    unrecorded = None
     with signals_blocked(WATCHED) as mask:
-        with recorded_span(span_name, argv_attributes(command), "run", SPAN_NAME) as span:
-            env = child_environment(span.get_span_context(), os.environ)
-            result: ChildResult = supervise(list(command), env, mask)
-            if result.pid is not None:
-                span.set_attribute(attr.PROCESS_PID, result.pid)
-            span.set_attribute(attr.PROCESS_EXIT_CODE, result.exit_code)
-            if result.killed_by:
-                span.set_attribute(attr.SWARM_RUN_SIGNAL, result.killed_by)
-            if result.error:
-                span.set_status(Status(StatusCode.ERROR, result.error))
+        try:
+            with recorded_span(span_name, argv_attributes(command), "run", SPAN_NAME) as span:
+                env = child_environment(span.get_span_context(), os.environ)
+                result: ChildResult = supervise(list(command), env, mask)
+                if result.pid is not None:
+                    span.set_attribute(attr.PROCESS_PID, result.pid)
+                span.set_attribute(attr.PROCESS_EXIT_CODE, result.exit_code)
+                if result.killed_by:
+                    span.set_attribute(attr.SWARM_RUN_SIGNAL, result.killed_by)
+                if result.error:
+                    span.set_status(Status(StatusCode.ERROR, result.error))
+        except BusUnwritable as exc:
+            # The program has run: its exit code matters more to the script than our record.
+            unrecorded = exc.format_message()
         drain(WATCHED)  # a signal that came after the program ended: we are ending too
+    if unrecorded:
+        click.echo(f"swarmsh run: warning: {unrecorded}", err=True)
     if result.error and result.pid is None:
         click.echo(f"swarmsh run: {result.error}", err=True)
     ctx.exit(result.exit_code)

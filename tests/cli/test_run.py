@@ -250,3 +250,12 @@ def test_only_signals_a_process_sent_to_run_are_forwarded() -> None:
     assert forwards(0)  # SI_USER: kill(2), e.g. `kill PID` or supervisord
     assert forwards(-6)  # SI_TKILL: tgkill(2)
     assert not forwards(SI_KERNEL)  # the terminal's Ctrl-C, sent to the whole group
+
+
+def test_a_bus_that_cannot_be_written_warns_but_keeps_the_program_s_exit_code(home: Path) -> None:
+    home.mkdir(mode=0o700)
+    (home / "spans.jsonl").symlink_to(home / "elsewhere")
+    result = CliRunner().invoke(cli, ["run", "--", "sh", "-c", "exit 5"])
+    assert result.exit_code == 5
+    assert "swarmsh run: warning:" in result.output and "not recorded" in result.output
+    assert not (home / "elsewhere").exists()
