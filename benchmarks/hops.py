@@ -41,6 +41,7 @@ def _start(home: Path, argv: list[str], env: dict[str, str] | None = None) -> su
         stdout=subprocess.PIPE if argv[1] == "benchmarks.background" else subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
+        cwd=Path(__file__).resolve().parents[1],  # where `-m benchmarks.…` is found
     )
 
 

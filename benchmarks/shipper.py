@@ -31,60 +31,7 @@ BATCH = 2048
 TARGET_SPANS_S = 30_000
 TARGET_RSS_MB = 80.0
 
-# A real OTLP receiver: decodes every request (gRPC and HTTP/protobuf) and keeps its spans' ids.
-# On SIGTERM it refuses every request from then on (so no span is acknowledged uncounted),
-# writes the ids it took (8 bytes each, repeats kept) to argv[3], prints their number, exits.
-RECEIVER = r"""
-import os, signal, sys, threading
-from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as rpc
-ids, closed = [], [False]
-lock = threading.Lock()
-def take(request):
-    got = [s.span_id for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
-    with lock:
-        if not closed[0]:
-            ids.extend(got)
-        return not closed[0]
-class Svc(rpc.TraceServiceServicer):
-    def Export(self, request, context):
-        if not take(request):
-            context.abort(grpc.StatusCode.UNAVAILABLE, "stopping")
-        return pb.ExportTraceServiceResponse()
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        ok = take(pb.ExportTraceServiceRequest.FromString(body))
-        body = pb.ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200 if ok else 503)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-options = [("grpc.max_receive_message_length", 64 << 20)]
-server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=options)
-rpc.add_TraceServiceServicer_to_server(Svc(), server)
-server.add_insecure_port("127.0.0.1:" + sys.argv[1])
-server.start()
-ThreadingHTTPServer.daemon_threads = True
-http = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), H)
-threading.Thread(target=http.serve_forever, daemon=True).start()
-done = threading.Event()
-signal.signal(signal.SIGTERM, lambda *a: done.set())
-print("ready", flush=True)
-done.wait()
-with lock:
-    closed[0] = True
-with open(sys.argv[3], "wb") as out:
-    out.write(b"".join(ids))
-print(len(ids), flush=True)
-os._exit(0)
-"""
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -164,15 +111,18 @@ def vm_hwm_mb(pid: int) -> float:
 
 
 class Receiver:
-    """The receiver script in a process of its own, on given ports (so a second one can take
+    """benchmarks.otlp_sink in a process of its own, on given ports (so a second one can take
     over the first's); `stop` returns the span ids it took."""
 
-    def __init__(self, tmp: Path, grpc_port: int, http_port: int) -> None:
+    def __init__(self, tmp: Path, grpc_port: int, http_port: int, stop_after: int = 0) -> None:
         self.ids_file = tmp / f"ids-{time.monotonic_ns()}"
+        ports = [str(grpc_port), str(http_port)]
         self.process = subprocess.Popen(
-            [sys.executable, "-c", RECEIVER, str(grpc_port), str(http_port), str(self.ids_file)],
+            [sys.executable, "-m", "benchmarks.otlp_sink", *ports, str(self.ids_file)]
+            + [str(stop_after)],
             stdout=subprocess.PIPE,
             text=True,
+            cwd=REPO,
         )
         assert self.process.stdout is not None
         if self.process.stdout.readline().strip() != "ready":
@@ -181,7 +131,8 @@ class Receiver:
 
     def stop(self) -> list[bytes]:
         if self.ids is None:
-            self.process.send_signal(signal.SIGTERM)
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
             out, _ = self.process.communicate(timeout=60)
             data = self.ids_file.read_bytes()
             self.ids = [data[i : i + 8] for i in range(0, len(data), 8)]
@@ -191,12 +142,13 @@ class Receiver:
 
 def ship(lines: list[bytes], protocol: str, outage: bool = False) -> dict[str, Any]:
     """Start the shipper on an empty bus, append `lines` at once, time until all is committed.
-    With `outage`, the receiver is stopped once half is committed and a new one started on the
-    same port a moment later: what counts then is that nothing was lost."""
+    With `outage`, the receiver goes away once it took half the spans, and a new one starts on
+    the same port a moment later: what counts then is that nothing was lost."""
     grpc_port, http_port = free_port(), free_port()
     port = grpc_port if protocol == "grpc" else http_port
     with tempfile.TemporaryDirectory(prefix="swh-ship-") as tmp:
-        receivers = [Receiver(Path(tmp), grpc_port, http_port)]
+        half = len(lines) // 2 if outage else 0
+        receivers = [Receiver(Path(tmp), grpc_port, http_port, stop_after=half)]
         home = Path(tmp) / "home"
         home.mkdir(mode=0o700)
         bus = home / "spans.jsonl"
@@ -207,6 +159,8 @@ def ship(lines: list[bytes], protocol: str, outage: bool = False) -> dict[str, A
             OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
             OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
         )
+        if outage:  # batches small enough that the outage falls between some of them
+            env["SWARMSH_SHIPPER_BATCH"] = str(min(2048, max(1, len(lines) // 10)))
         shipper = subprocess.Popen(
             [sys.executable, "-m", "swarmsh.shipper", "--from", "beginning"],
             env=env,
@@ -220,8 +174,7 @@ def ship(lines: list[bytes], protocol: str, outage: bool = False) -> dict[str, A
             with open(bus, "ab") as handle:
                 handle.write(data)
             if outage:
-                while committed(home / "state") < len(data) // 2:
-                    time.sleep(0.005)
+                receivers[0].process.wait(60)  # gone, in the middle of the stream
                 receivers[0].stop()
                 time.sleep(1.0)  # the shipper meets the closed port and backs off
                 receivers.append(Receiver(Path(tmp), grpc_port, http_port))

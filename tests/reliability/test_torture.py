@@ -1,10 +1,13 @@
 """Crash torture: cascades through the supervised swarm while a chaos loop attacks it.
 
-The chaos loop kill -9s daemons and supervisord itself, rotates the bus and the queue the way
-logrotate's numbered scheme does, and fills the disk the swarm's home lives on (a tmpfs of its
-own) for a moment. Every command must still run exactly once, and the agents' states must be
-those of an undisturbed run. The fast variant runs in the default suite; the long one (2,000
-cascades) runs with SWARMSH_SLOW=1 (or `make test-slow`).
+The chaos loop kill -9s daemons (the shipper among them, by name too) and supervisord itself,
+rotates the bus and the queue the way logrotate's numbered scheme does, and fills the disk the
+swarm's home lives on (a tmpfs of its own) for a moment. Every command must still run exactly
+once, the agents' states must be those of an undisturbed run, and the shipper must have
+delivered every sampled span of every bus generation to a real OTLP receiver (at least once:
+a batch acknowledged but not yet committed when it was killed is sent again). The fast variant
+runs in the default suite; the long one (2,000 cascades) runs with SWARMSH_SLOW=1 (or
+`make test-slow`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from tests.agents.helpers import motion_cycle, write_spans
 from tests.conftest import read_jsonl
 from tests.diskfull import fill, free, tmpfs
 from tests.e2e.swarm import Swarm, running_swarm
+from tests.otlp_receivers import GrpcOtlpReceiver
 
 pytestmark = pytest.mark.e2e
 SLOW = os.environ.get("SWARMSH_SLOW") == "1"
@@ -64,9 +68,9 @@ def alive(pid: int) -> bool:
 class Chaos(threading.Thread):
     """Attacks the swarm at random moments; each kind of attack at least `minimum[kind]` times.
 
-    kinds: kill -9 of a RUNNING daemon, kill -9 of supervisord (its daemons must follow it,
-    then a new supervisord starts them), a numbered rotation of the bus or the queue, and a
-    full disk for a moment. `quiet` is held while the test itself writes spans, so only the
+    kinds: kill -9 of a RUNNING daemon, of the shipper by name, of supervisord (its daemons
+    must follow it, then a new supervisord starts them), a numbered rotation of the bus or the
+    queue, and a full disk for a moment. `quiet` is held while the test itself writes spans, so only the
     swarm meets the full disk.
     """
 
@@ -101,8 +105,8 @@ class Chaos(threading.Thread):
         try:
             while not self.stop.wait(self.random.uniform(0.05, 0.4)):
                 kind = self._choose()
-                getattr(self, "_" + kind.replace(" ", "_"))()
-                self.events[kind] += 1
+                if getattr(self, "_" + kind.replace(" ", "_"))() is not False:
+                    self.events[kind] += 1
         except BaseException as exc:  # surfaced by the test
             self.error = exc
 
@@ -114,6 +118,14 @@ class Chaos(threading.Thread):
             name = self.random.choice(running)
             os.kill(states[name]["pid"], signal.SIGKILL)
             self.kills[name] += 1
+
+    def _shipper_kill(self) -> bool:
+        info = self.swarm.states().get("shipper", {})
+        if info.get("statename") != "RUNNING":
+            return False  # not counted: it must happen to a running shipper
+        os.kill(info["pid"], signal.SIGKILL)
+        self.kills["shipper"] += 1
+        return True
 
     def _supervisord_kill(self) -> None:
         children = [i["pid"] for i in self.swarm.states().values() if i["pid"]]
@@ -290,10 +302,8 @@ def check(swarm: Swarm, n: int, expected: dict[str, str]) -> tuple[int, int]:
         assert scrum[f"sprint:t:{i}"].state == "REVIEW"
         assert lean[f"project:defect-t-{i}"].state == "CLOSED"
     assert roberts["meeting:board"].state == "IN_SESSION"
-    letters = list((swarm.home / "deadletter").glob("*.jsonl"))
-    assert [read_jsonl(p) for p in letters] == [[] for _ in letters], (
-        "nothing should be dead-lettered"
-    )
+    letters = {p.name: read_jsonl(p) for p in (swarm.home / "deadletter").glob("*.jsonl")}
+    assert all(found == [] for found in letters.values()), f"dead-lettered: {letters}"
     return len(lost), len(duplicated)
 
 
@@ -302,12 +312,25 @@ def check(swarm: Swarm, n: int, expected: dict[str, str]) -> tuple[int, int]:
     [
         pytest.param(
             2000,
-            {"daemon kill": 100, "supervisord kill": 8, "rotation": 30, "disk full": 15},
+            {
+                "daemon kill": 100,
+                "shipper kill": 12,
+                "supervisord kill": 8,
+                "rotation": 30,
+                "disk full": 15,
+            },
             marks=pytest.mark.slow,
         )
         if SLOW
         else pytest.param(
-            100, {"daemon kill": 4, "supervisord kill": 1, "rotation": 4, "disk full": 2}
+            100,
+            {
+                "daemon kill": 4,
+                "shipper kill": 2,
+                "supervisord kill": 1,
+                "rotation": 4,
+                "disk full": 2,
+            },
         )
     ],
 )
@@ -322,9 +345,28 @@ def test_crash_torture(cascades: int, minimum: dict[str, int]) -> None:
         shutil.rmtree(mount, ignore_errors=True)
 
 
+def shipped(swarm: Swarm, collector: GrpcOtlpReceiver) -> tuple[int, int]:
+    """Every sampled span of every bus generation reached the collector; (spans, repeats)."""
+    on_bus = {s["span_id"] for s in bus_spans(swarm) if s["sampled"]}
+    collector.wait_for_spans(len(on_bus), timeout=120)
+
+    def delivered() -> bool:
+        return on_bus <= {s["span_id"] for s in collector.spans()}
+
+    wait_until("the shipper to deliver every sampled span on the bus", delivered, 60)
+    received = Counter(s["span_id"] for s in collector.spans())
+    assert set(received) <= {s["span_id"] for s in bus_spans(swarm)}, "a span not on the bus"
+    return len(on_bus), sum(received.values()) - len(received)
+
+
 def torture(cascades: int, minimum: dict[str, int], disk: Path | None) -> None:
-    """Run the cascades under chaos, then check that each command ran exactly once."""
-    with running_swarm({"SWARMSH_HOME": str(disk)} if disk else {}) as swarm:
+    """Run the cascades under chaos, then check that each command ran exactly once and that
+    the shipper delivered the bus to the collector."""
+    env = {"SWARMSH_HOME": str(disk)} if disk else {}
+    with (
+        GrpcOtlpReceiver() as collector,
+        running_swarm({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}) as swarm,
+    ):
         chaos = Chaos(swarm, disk, minimum, seed=int(os.environ.get("SWARMSH_SEED", cascades)))
         chaos.start()
         began = time.monotonic()
@@ -347,11 +389,13 @@ def torture(cascades: int, minimum: dict[str, int], disk: Path | None) -> None:
         assert chaos.error is None, chaos.error
         swarm.wait_running(timeout=60)
         lost, duplicated = check(swarm, done, expected)
+        spans, repeats = shipped(swarm, collector)
         print(
             f"\ntorture: {done} cascades, {len(expected)} commands checked, "
             f"kills {dict(sorted(chaos.kills.items()))}, attacks {dict(sorted(chaos.events.items()))}, "
             f"({during} of them while the cascades ran), "
-            f"lost {lost}, duplicated {duplicated}, {time.monotonic() - began:.0f}s"
+            f"lost {lost}, duplicated {duplicated}; shipped {spans} spans, none lost, "
+            f"{repeats} sent again; {time.monotonic() - began:.0f}s"
         )
 
 
