@@ -1,5 +1,6 @@
 """Under the real supervisord, the shipper delivers every span of the demo to a collector,
-once each, and `swarmsh status` shows it as a reader of the bus."""
+once each (no producer exports spans itself), `swarmsh status` shows it as a reader of the
+bus, and the daemons send the same collector their metrics."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 def test_the_shipper_delivers_the_demos_spans(otlp_grpc: GrpcOtlpReceiver) -> None:
-    with running_swarm({"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_grpc.endpoint}) as swarm:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_grpc.endpoint, "OTEL_METRIC_EXPORT_INTERVAL": "500"}
+    with running_swarm(env) as swarm:
         demo = subprocess.run(
             [sys.executable, "-m", "swarmsh", "demo", "--config", str(swarm.conf)],
             env=swarm.env,
@@ -42,7 +44,10 @@ def test_the_shipper_delivers_the_demos_spans(otlp_grpc: GrpcOtlpReceiver) -> No
         report = json.loads(status.stdout)
         assert report["processes"]["shipper"]["state"] == "RUNNING"
         assert report["shipper"]["counters"]["exported"] >= len(on_bus)
+        otlp_grpc.wait_for_metrics({"swarm.agent.transitions", "swarm.commands.total"}, 30)
     received = Counter(s["span_id"] for s in otlp_grpc.spans())
     assert {i: received[i] for i in on_bus} == dict(on_bus)  # once each
     services = {s["resource"]["service.name"] for s in otlp_grpc.spans()}
     assert {"swarmsh-cli", "swarmsh-roberts", "swarmsh-executor"} <= services
+    reporting = {m["resource"]["service.name"] for m in otlp_grpc.metrics()}
+    assert {"swarmsh-roberts", "swarmsh-executor"} <= reporting  # daemons: metrics only
