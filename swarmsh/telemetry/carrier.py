@@ -172,7 +172,7 @@ def read_carriers(environ: Mapping[str, str]) -> tuple[Carried | None, list[str]
 
 def to_context(carried: Carried) -> Context:
     """An OpenTelemetry context holding the carried remote parent span and baggage."""
-    from opentelemetry import baggage, trace
+    from opentelemetry import trace
     from opentelemetry.context import Context as OtelContext
     from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
@@ -186,8 +186,11 @@ def to_context(carried: Carried) -> Context:
             trace_state=TraceState(list(carried.tracestate)),
         )
         context = trace.set_span_in_context(NonRecordingSpan(parent), context)
-    for key, value in carried.baggage:
-        context = baggage.set_baggage(key, value, context)
+    if carried.baggage:  # imported only for baggage: a millisecond the common case saves
+        from opentelemetry import baggage
+
+        for key, value in carried.baggage:
+            context = baggage.set_baggage(key, value, context)
     return context
 
 
