@@ -224,8 +224,9 @@ class AgentRunner:
             raise AgentCodeFailed(f"model of {record.name} raised {what(exc)}") from exc
         try:
             keys = tuple(agent.keys[trigger](model))
-            if not all(isinstance(key, str) for key in keys):
-                raise TypeError("entity keys must be str")
+            for key in keys:  # a loop: a generator in all() costs more than the check
+                if not isinstance(key, str):
+                    raise TypeError("entity keys must be str")
         except Exception as exc:
             raise AgentCodeFailed(f"keys of {record.name} raised {what(exc)}") from exc
         return _event(Event, (record, trigger, model, keys, position))
@@ -271,7 +272,8 @@ class AgentRunner:
                     1, {attr.SWARM_AGENT: agent.name, attr.SWARM_RULE_OUTCOME: outcome.silent}
                 )
             return
-        attributes.update(outcome.attributes)
+        if outcome.attributes:
+            attributes.update(outcome.attributes)
         if outcome.rejected:
             attributes[attr.SWARM_REJECTION_REASON] = outcome.rejected
             self.telemetry.record_span(
@@ -283,11 +285,20 @@ class AgentRunner:
             )
             batch.counters["rejected"] += 1
             return
-        ids = [command_id(agent.name, record.span_id, r.rule) for r in outcome.commands]
+        # (Empty tuples are the rule: a comprehension over one still costs a call.)
+        ids = (
+            [command_id(agent.name, record.span_id, r.rule) for r in outcome.commands]
+            if outcome.commands
+            else ()
+        )
         if ids:  # one command per span in every built-in rule; with more, the last is named
             attributes[attr.SWARM_COMMAND] = outcome.commands[-1].command
             attributes[attr.SWARM_COMMAND_ID] = ids[-1]
-        links = [Link(SpanContext(int(t, 16), int(s, 16), True)) for t, s in outcome.links]
+        links = (
+            [Link(SpanContext(int(t, 16), int(s, 16), True)) for t, s in outcome.links]
+            if outcome.links
+            else ()
+        )
         ctx = self.telemetry.record_span(ITERATION_SPAN, parent, attributes, _OK, began_ns, links)
         if ids:
             traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
