@@ -83,6 +83,18 @@ def drain(signals: Iterable[int]) -> None:
 def supervise(argv: list[str], env: dict[str, str], mask: set[int | signal.Signals]) -> ChildResult:
     """Start `argv` (PATH lookup, no shell) with `env` and the signal mask `mask`, wait for it,
     forwarding the signals sent to us alone. The caller has blocked WATCHED."""
+    # An inherited SIG_IGN for SIGCHLD would have the kernel reap the child, and its status
+    # with it, before we could read it.
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        return _spawn_and_wait(argv, env, mask)
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def _spawn_and_wait(
+    argv: list[str], env: dict[str, str], mask: set[int | signal.Signals]
+) -> ChildResult:
     try:
         pid = os.posix_spawnp(argv[0], argv, env, setsigmask=mask, setsigdef=_RESTORED)
     except OSError as exc:

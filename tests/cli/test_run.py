@@ -259,3 +259,17 @@ def test_a_bus_that_cannot_be_written_warns_but_keeps_the_program_s_exit_code(ho
     assert result.exit_code == 5
     assert "swarmsh run: warning:" in result.output and "not recorded" in result.output
     assert not (home / "elsewhere").exists()
+
+
+def test_an_inherited_ignored_sigchld_does_not_lose_the_exit_code(tmp_path: Path) -> None:
+    """Some supervisors start children with SIGCHLD ignored, which makes the kernel reap them."""
+    done = subprocess.run(
+        [sys.executable, "-m", "swarmsh", "--home", str(tmp_path), "run", "sh", "-c", "exit 4"],
+        preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN),  # noqa: PLW1509
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 4, done.stderr
+    assert spans(tmp_path)["swarmsh.run"]["status_message"] == "exit code 4"
