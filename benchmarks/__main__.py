@@ -243,6 +243,7 @@ def main() -> None:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "mode": ["smoke", "default", "full"][mode],
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],  # a busy machine?
         }
     }
     for name in args.only or BENCHES:
