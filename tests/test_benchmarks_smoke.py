@@ -45,6 +45,7 @@ def test_agent_rows(smoke: tuple[dict[str, Any], str]) -> None:
     results, _ = smoke
     assert results["skip"]["reference_bytes_find_lines_per_s"] > 0
     assert results["noncompact"]["agent_runner_non_compact_lines_per_s"] > 0
+    assert results["noncompact"]["reference_naive_lines_per_s"] > 0
     rules = results["rules"]
     assert rules["rules_agent_lines_per_s"] > 0 and rules["reference_roberts_agent_lines_per_s"] > 0
     assert rules["rules_counters"]["commands"] > 0 and rules["rules_counters"]["advanced"] > 0
