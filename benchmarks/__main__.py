@@ -52,8 +52,8 @@ def bench_follower(mode: int) -> dict[str, Any]:
         "follower_prefilter_lines_per_s": round(scan),
         "reference_naive_lines_per_s": round(naive),
         "ratio_vs_reference": round(agent / naive, 2),
-        "target": ">= 1,500,000 lines/s and >= 5x the reference",
-        "met": agent >= 1_500_000 and agent >= 5 * naive,
+        "target": ">= 300,000 lines/s and >= 2.5x the reference (issue 13)",
+        "met": agent >= 300_000 and agent >= 2.5 * naive,
     }
 
 
@@ -94,6 +94,8 @@ def bench_noncompact(mode: int) -> dict[str, Any]:
         "ratio_vs_reference": round(rates[False] / rates[True], 2),
         "reference_naive_lines_per_s": round(naive),
         "compact_vs_naive": round(rates[True] / naive, 2),
+        "compact_target": ">= 900,000 lines/s and >= 7x the naive loop",
+        "compact_met": rates[True] >= 900_000 and rates[True] >= 7 * naive,
         "target": "within 10 % of the compact bus",
         "met": rates[False] >= 0.9 * rates[True],
     }
