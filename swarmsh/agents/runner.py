@@ -72,9 +72,12 @@ def command_id(agent: str, source_span_id: str, rule: str) -> str:
     return hashlib.sha256(f"{agent}|{source_span_id}|{rule}".encode()).hexdigest()[:32]
 
 
+_SAMPLED, _NOT_SAMPLED = TraceFlags(TraceFlags.SAMPLED), TraceFlags(TraceFlags.DEFAULT)
+
+
 def source_context(record: SpanRecord) -> SpanContext:
     """The record's span as a remote parent, so our span joins its trace."""
-    flags = TraceFlags(TraceFlags.SAMPLED if record.sampled else TraceFlags.DEFAULT)
+    flags = _SAMPLED if record.sampled else _NOT_SAMPLED
     return SpanContext(int(record.trace_id, 16), int(record.span_id, 16), True, flags)
 
 
@@ -343,19 +346,29 @@ class AgentRunner:
         """Handle a batch and make it durable; False if stopped before it could be committed."""
         batch = _Batch()
         now = time.time()
-        events = []
+        events: list[Event] = []
         agent = self.agent
+        # One event a span unless a subclass says otherwise: then parse() is called directly,
+        # without the list events() wraps its answer in.
+        parse = self.parse if type(self).events is AgentRunner.events else None
         for record, position in items:
             if not record.name.startswith(agent.prefix):
                 continue  # the byte prefilter lets a few other spans through; that is fine
             try:
-                found = self.events(record, position)
+                if parse is not None:
+                    event = parse(record, position)
+                    if event is not None:
+                        events.append(event)
+                        continue
+                else:
+                    found = self.events(record, position)
+                    if found:
+                        events.extend(found)
+                        continue
             except (MalformedRecord, AgentCodeFailed) as exc:
                 self._reject(batch, record, position, exc)
                 continue
-            if found:
-                events.extend(found)
-            elif record.status not in agent.acted_on:  # ERROR: the action failed, nothing to do
+            if record.status not in agent.acted_on:  # ERROR: the action failed, nothing to do
                 batch.counters["failed_actions"] += 1
         keys = {key for event in events for key in event.keys}
         if not until_done(lambda: self._prefetch(keys), stop, what="read entity states"):
