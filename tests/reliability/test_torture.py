@@ -302,9 +302,12 @@ def check(swarm: Swarm, n: int, expected: dict[str, str]) -> tuple[int, int]:
         assert scrum[f"sprint:t:{i}"].state == "REVIEW"
         assert lean[f"project:defect-t-{i}"].state == "CLOSED"
     assert roberts["meeting:board"].state == "IN_SESSION"
+    return len(lost), len(duplicated)
+
+
+def nothing_dead_lettered(swarm: Swarm) -> None:
     letters = {p.name: read_jsonl(p) for p in (swarm.home / "deadletter").glob("*.jsonl")}
     assert all(found == [] for found in letters.values()), f"dead-lettered: {letters}"
-    return len(lost), len(duplicated)
 
 
 @pytest.mark.parametrize(
@@ -397,6 +400,7 @@ def torture(cascades: int, minimum: dict[str, int], disk: Path | None) -> None:
             f"lost {lost}, duplicated {duplicated}; shipped {spans} spans, none lost, "
             f"{repeats} sent again; {time.monotonic() - began:.0f}s"
         )
+        nothing_dead_lettered(swarm)
 
 
 def test_graceful_stop_under_load_loses_and_duplicates_nothing() -> None:
