@@ -18,6 +18,10 @@ OTEL_VARS = [name for name in os.environ if name.startswith("OTEL_")] + [
     "SWARMSH_CONSOLE",
     "SWARMSH_FSYNC",
     "SWARMSH_FAILPOINTS",
+    "SWARMSH_BUS",
+    "TRACEPARENT",  # a suite run under `swarmsh run` or a CI trace must not parent test spans
+    "TRACESTATE",
+    "BAGGAGE",
     *(p + s for p in ("http", "https", "all", "no", "grpc", "no_grpc") for s in ("_proxy",)),
     *(p.upper() + "_PROXY" for p in ("http", "https", "all", "no")),
 ]
@@ -25,7 +29,7 @@ OTEL_VARS = [name for name in os.environ if name.startswith("OTEL_")] + [
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may see the developer's OTLP endpoint, home or failpoints."""
+    """No test may see the developer's OTLP endpoint, home, bus, trace context or failpoints."""
     for name in OTEL_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SWARMSH_FSYNC", "never")  # tests check content, not power-loss safety
