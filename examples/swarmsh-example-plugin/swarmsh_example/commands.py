@@ -12,12 +12,12 @@ from swarmsh.plugins import allow_executor
 TARGET = "example.target"
 
 
-@click.group("example")
+@click.group("example", epilog="Example: swarmsh example ping t1")
 def example() -> None:
     """An example plug-in: ping a target; the agent `echo` answers with a pong."""
 
 
-@example.command("ping")
+@example.command("ping", epilog="Example: swarmsh example ping t1")
 @click.argument("target", type=ENTITY_ID)
 def ping(target: str) -> None:
     """Ping TARGET (the agent `echo` asks for `swarmsh example pong TARGET`)."""
@@ -25,7 +25,7 @@ def ping(target: str) -> None:
         click.echo(f"pinged {target}")
 
 
-@example.command("pong")
+@example.command("pong", epilog="Example: swarmsh example pong t1")
 @click.argument("target", type=ENTITY_ID)
 def pong(target: str) -> None:
     """Answer a ping of TARGET (what the agent asks the executor to run)."""
@@ -33,7 +33,7 @@ def pong(target: str) -> None:
         click.echo(f"ponged {target}")
 
 
-@example.command("purge")
+@example.command("purge", epilog="Example: swarmsh example purge t1")
 @click.argument("target", type=ENTITY_ID)
 def purge(target: str) -> None:
     """Forget TARGET: for a person only; the executor is not allowed to run it."""
