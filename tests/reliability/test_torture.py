@@ -350,16 +350,24 @@ def test_crash_torture(cascades: int, minimum: dict[str, int]) -> None:
 
 def shipped(swarm: Swarm, collector: GrpcOtlpReceiver) -> tuple[int, int]:
     """Every sampled span of every bus generation reached the collector; (spans, repeats)."""
-    on_bus = {s["span_id"] for s in bus_spans(swarm) if s["sampled"]}
-    collector.wait_for_spans(len(on_bus), timeout=120)
-
-    def delivered() -> bool:
-        return on_bus <= {s["span_id"] for s in collector.spans()}
-
-    wait_until("the shipper to deliver every sampled span on the bus", delivered, 60)
+    spans = {s["span_id"]: s for s in bus_spans(swarm) if s["sampled"]}
+    deadline = time.monotonic() + 180
+    while missing := set(spans) - {s["span_id"] for s in collector.spans()}:
+        if time.monotonic() > deadline:
+            log = (swarm.base / "var" / "shipper.log").read_text(errors="replace")
+            letters = swarm.home / "deadletter" / "shipper.jsonl"
+            dead = read_jsonl(letters) if letters.exists() else []
+            examples = [(spans[i]["name"], spans[i]["timestamp"]) for i in sorted(missing)[:5]]
+            raise AssertionError(
+                f"{len(missing)} of {len(spans)} sampled spans never reached the collector, "
+                f"e.g. {examples}; the shipper dead-lettered {len(dead)} lines "
+                f"{[(d['offset'], d['reason'][:60]) for d in dead[:5]]}; its log ends:\n"
+                f"{log[-3000:]}"
+            )
+        time.sleep(0.5)  # the collector is in this process, but spans() decodes them all
     received = Counter(s["span_id"] for s in collector.spans())
     assert set(received) <= {s["span_id"] for s in bus_spans(swarm)}, "a span not on the bus"
-    return len(on_bus), sum(received.values()) - len(received)
+    return len(spans), sum(received.values()) - len(received)
 
 
 def torture(cascades: int, minimum: dict[str, int], disk: Path | None) -> None:
