@@ -60,6 +60,30 @@ class RecordAlwaysSampler(Sampler):
     def get_description(self) -> str:
         return f"RecordAlways{{{self._delegate.get_description()}}}"
 
+    @property
+    def follows_remote_parent(self) -> bool:
+        """True if, for every remote parent, this sampler records the span, samples it
+        exactly when the parent is sampled, adds no attributes and keeps the parent's trace
+        state: `ParentBased` with its default remote-parent samplers (whatever its root).
+        `Telemetry.record_span` then decides from the parent's flag, without a `Context` and
+        a `SamplingResult` per span (an agent records one per handled span)."""
+        inner = self._delegate
+        if type(inner) is not ParentBased:
+            return False
+        # getattr: private fields of the SDK; if they ever change, the general path is taken.
+        on = getattr(inner, "_remote_parent_sampled", None)
+        off = getattr(inner, "_remote_parent_not_sampled", None)
+        return _static(on) is Decision.RECORD_AND_SAMPLE and _static(off) is Decision.DROP
+
+
+def _static(sampler: Sampler | None) -> Decision | None:
+    """The decision of one of the SDK's constant samplers (None for any other sampler)."""
+    if sampler is ALWAYS_ON:
+        return Decision.RECORD_AND_SAMPLE
+    if sampler is ALWAYS_OFF:
+        return Decision.DROP
+    return None
+
 
 def sampler_from_env() -> Sampler:
     """The head sampler of `OTEL_TRACES_SAMPLER`/`_ARG` (default parentbased_always_on)."""

@@ -10,6 +10,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import TraceState
 
 from swarmsh.telemetry import setup_telemetry
 from tests.conftest import read_jsonl
@@ -17,9 +18,11 @@ from tests.conftest import read_jsonl
 ATTRIBUTES = {"swarm.agent": "roberts", "swarm.loop.depth": 2, "tags": ("a", "b")}
 
 
-def parent(sampled: bool) -> SpanContext:
+def parent(sampled: bool, trace_state: TraceState | None = None) -> SpanContext:
     flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
-    return SpanContext(0x0123456789ABCDEF0123456789ABCDEF, 0x0123456789ABCDEF, True, flags)
+    return SpanContext(
+        0x0123456789ABCDEF0123456789ABCDEF, 0x0123456789ABCDEF, True, flags, trace_state
+    )
 
 
 @pytest.mark.parametrize("sampled", [True, False])
@@ -81,3 +84,58 @@ def test_links_are_recorded_as_the_sdk_would(tmp_path: Path) -> None:
     sdk, fast = read_jsonl(tmp_path / "spans.jsonl")
     assert fast["links"] == sdk["links"] and len(fast["links"]) == 2
     assert list(fast) == list(sdk)  # the same fields, in the same order
+
+
+SAMPLERS = [
+    ("parentbased_always_on", True),
+    ("parentbased_always_off", True),
+    ("parentbased_traceidratio", True),
+    ("always_on", False),
+    ("always_off", False),
+    ("traceidratio", False),
+]
+
+
+@pytest.mark.parametrize(("sampler", "follows_parent"), SAMPLERS)
+@pytest.mark.parametrize("sampled", [True, False])
+def test_every_sampler_decides_as_the_sdk_would(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sampler: str,
+    follows_parent: bool,
+    sampled: bool,
+) -> None:
+    """The parent-based samplers take the shortcut (the decision is the remote parent's flag,
+    its trace state kept); the others are asked. Either way: the SDK's flags, to every
+    processor, and the bus still gets the unsampled span (sampled: false)."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
+    telemetry = setup_telemetry("swarmsh-roberts", tmp_path / "spans.jsonl", otlp=False)
+    assert telemetry._follows_remote_parent is follows_parent
+    sampled_only = InMemorySpanExporter()
+    telemetry.add_span_processor(SimpleSpanProcessor(sampled_only))
+    ok = Status(StatusCode.OK)
+    source = parent(sampled, TraceState([("vendor", "x1")]))
+    for _ in range(2):  # the SDK path, then each processor path of record_span
+        sdk_span = telemetry.tracer.start_span(
+            "swarm.loop.iteration",
+            context=trace.set_span_in_context(NonRecordingSpan(source)),
+            attributes=ATTRIBUTES,
+        )
+        sdk_span.set_status(ok)
+        sdk_span.end()
+        context = telemetry.record_span("swarm.loop.iteration", source, ATTRIBUTES, ok, 1)
+        assert context.trace_flags == sdk_span.get_span_context().trace_flags
+        assert context.trace_state == sdk_span.get_span_context().trace_state
+        assert context.trace_id == source.trace_id and context.is_valid
+        assert not context.is_remote
+        telemetry.processors = (telemetry.bus,)  # now the path without SDK spans
+    telemetry.shutdown()
+    records = read_jsonl(tmp_path / "spans.jsonl")
+    assert len(records) == 4
+    assert len({r["sampled"] for r in records}) == 1  # each path as the SDK decided
+    assert all(r["parent_span_id"] == f"{source.span_id:016x}" for r in records)
+    # two SDK spans and the first record_span (the provider still has the processor)
+    assert len(sampled_only.get_finished_spans()) == (3 if records[0]["sampled"] else 0)
+    if follows_parent:
+        assert records[0]["sampled"] is sampled
