@@ -7,11 +7,11 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
 import orjson
 
 from swarmsh.agents.base import EntityState
@@ -45,6 +45,8 @@ def encode(value: Mapping[str, Any]) -> str:
     return _text(dict(value))
 
 
+_NO_INFO: Mapping[str, Any] = MappingProxyType({})
+
 # Errors that come and go with the disk (full, I/O error, locked by another process) are
 # sqlite3.OperationalError: callers retry them. These two mean the file itself is damaged.
 _CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
@@ -68,14 +70,15 @@ def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
     return name.startswith(_CORRUPT) or "not a database" in str(error)
 
 
-@dataclass(frozen=True)
-class CommandEntry:
-    """A command id with what this process knows of it (agents: emitted; executor: its ledger)."""
+class CommandEntry(msgspec.Struct, frozen=True):
+    """A command id with what this process knows of it (agents: emitted; executor: its ledger).
+    A frozen Struct: an agent makes one per command, and a frozen dataclass's init with a
+    default factory cost ≈ 2 µs."""
 
     id: str
     command: str
     status: str
-    info: Mapping[str, Any] = field(default_factory=dict)
+    info: Mapping[str, Any] = _NO_INFO
 
 
 class StateStore:
@@ -171,14 +174,17 @@ class StateStore:
         commands: Iterable[CommandEntry] = (),
         counters: Mapping[str, int] | None = None,
         now: float | None = None,
+        encoded: Mapping[str, str] | None = None,
     ) -> None:
-        """Atomically record the new position, entity states, command entries and counters."""
+        """Atomically record the new position, entity states, command entries and counters.
+        `encoded` may give an update's data already encoded (`encode`), by key."""
         now = time.time() if now is None else now
+        texts = encoded or {}
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?, ?)",
                 [
-                    (k, s.state, _text(dict(s.data)), int(s.state in final_states), now)
+                    (k, s.state, texts.get(k) or _text(dict(s.data)), s.state in final_states, now)
                     for k, s in (updates or {}).items()
                 ],
             )

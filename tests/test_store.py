@@ -105,3 +105,17 @@ def test_a_corrupt_file_is_named_with_what_to_do(tmp_path: Path, garbage: bytes)
     message = str(caught.value)
     assert str(path) in message and "corrupt" in message
     assert f"mv {path} {path}.corrupt" in message
+
+
+def test_data_the_caller_encoded_is_stored_beside_data_it_did_not(tmp_path: Path) -> None:
+    from swarmsh.store import encode
+
+    states = {"a": EntityState("OPEN").with_state("OPEN", team="x"), "b": EntityState("DONE")}
+    states["c"] = states["a"].with_state("OPEN", team="y", n=[1, 2])
+    with StateStore(tmp_path / "s.db") as store:
+        store.commit(
+            "r", POSITION, states, FINAL, encoded={k: encode(states[k].data) for k in "ac"}
+        )
+        assert store.entities() == states
+        assert store.states_count() == {"OPEN": 2, "DONE": 1}
+        assert store.prune(float("inf")) == 1  # "b" alone was stored as final

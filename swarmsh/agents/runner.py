@@ -99,10 +99,11 @@ class _Batch:
     entity states, queue lines with the ids and names of their commands, counters, and the
     transitions to add to the metric once per batch (not once per span)."""
 
-    __slots__ = ("updates", "commands", "lines", "counters", "transitions")
+    __slots__ = ("updates", "encoded", "commands", "lines", "counters", "transitions")
 
     def __init__(self) -> None:
         self.updates: dict[str, EntityState] = {}
+        self.encoded: dict[str, str] = {}  # each update's data as the store writes it
         self.commands: list[tuple[str, str]] = []  # (id, command) of each queued line
         self.lines: list[bytes] = []
         self.counters: Counter[str] = Counter()
@@ -234,10 +235,12 @@ class AgentRunner:
             raise AgentCodeFailed(f"keys of {record.name} raised {what(exc)}") from exc
         return _event(Event, (record, trigger, model, keys, position))
 
-    def _decide(self, event: Event, batch: _Batch) -> tuple[Outcome, dict[str, Any]]:
-        """Run the agent's code for one span: its outcome and the iteration's domain attributes.
-        Anything the code returns that the batch could not store or send is its failure too,
-        caught here, for this span only."""
+    def _decide(
+        self, event: Event, batch: _Batch
+    ) -> tuple[Outcome, dict[str, Any], dict[str, str]]:
+        """Run the agent's code for one span: its outcome, the iteration's domain attributes
+        and the updated entities' data encoded for the store. Anything the code returns that
+        the batch could not store or send is its failure too, caught here, for this span only."""
         agent, name = self.agent, event.record.name
         try:
             outcome = agent.rules[event.trigger](
@@ -247,15 +250,15 @@ class AgentRunner:
         except Exception as exc:
             raise AgentCodeFailed(f"rule for {name} raised {what(exc)}") from exc
         try:
-            check_outcome(outcome, described)
+            encoded = check_outcome(outcome, described)
         except Exception as exc:
             raise AgentCodeFailed(f"rule for {name} returned what cannot be stored: {exc}") from exc
-        return outcome, described
+        return outcome, described, encoded
 
     def handle(self, event: Event, batch: _Batch, now: float) -> None:
         began_ns = time.time_ns()
         agent, record, trigger, model = self.agent, event.record, event.trigger, event.model
-        outcome, described = self._decide(event, batch)
+        outcome, described, encoded = self._decide(event, batch)
         depth = _depth(record, model)
         attributes: dict[str, Any] = {
             attr.SWARM_AGENT: agent.name,
@@ -268,6 +271,7 @@ class AgentRunner:
         parent = source_context(record)
         if outcome.silent:  # only state advanced: no span of its own (a busy stream), counted
             batch.updates.update(outcome.updates)
+            batch.encoded.update(encoded)
             batch.counters[outcome.silent] += 1
             counter = self.telemetry.instruments.rule_matches
             if counter is not None:
@@ -321,6 +325,7 @@ class AgentRunner:
                 batch.lines.append(dumps_line(command.to_dict()))
                 batch.commands.append((id_, request.command))
         batch.updates.update(outcome.updates)
+        batch.encoded.update(encoded)
         batch.counters["handled"] += 1
         batch.counters["commands"] += len(ids)
         batch.transitions[(outcome.from_state, outcome.to_state)] += 1
@@ -397,6 +402,7 @@ class AgentRunner:
                 self.agent.final_states,
                 [CommandEntry(id_, command, "emitted") for id_, command in batch.commands],
                 counters=batch.counters,
+                encoded=batch.encoded,
             )
             return True
 

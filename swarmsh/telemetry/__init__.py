@@ -17,6 +17,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, TraceFlags, Tracer
+from opentelemetry.trace.span import TraceState
 
 from swarmsh import __version__
 from swarmsh.config import ENV_CONSOLE, env_flag
@@ -121,6 +122,7 @@ class Telemetry:
         """
         provider = self.tracer_provider
         trace_id = parent.trace_id
+        trace_state: TraceState | None
         if self._follows_remote_parent and parent.is_remote:
             # What the sampler would decide, without a Context and a SamplingResult (≈ 2 µs):
             # recorded, sampled as the parent is, the parent's trace state, no attributes.
