@@ -70,7 +70,7 @@ def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
     return name.startswith(_CORRUPT) or "not a database" in str(error)
 
 
-class CommandEntry(msgspec.Struct, frozen=True):
+class CommandEntry(msgspec.Struct, frozen=True, gc=False):
     """A command id with what this process knows of it (agents: emitted; executor: its ledger).
     A frozen Struct: an agent makes one per command, and a frozen dataclass's init with a
     default factory cost ≈ 2 µs."""

@@ -289,6 +289,7 @@ class AgentRunner:
                 attributes,
                 Status(StatusCode.ERROR, outcome.rejected),
                 began_ns,
+                parent_hex=(record.trace_id, record.span_id),
             )
             batch.counters["rejected"] += 1
             return
@@ -306,7 +307,15 @@ class AgentRunner:
             if outcome.links
             else ()
         )
-        ctx = self.telemetry.record_span(ITERATION_SPAN, parent, attributes, _OK, began_ns, links)
+        ctx = self.telemetry.record_span(
+            ITERATION_SPAN,
+            parent,
+            attributes,
+            _OK,
+            began_ns,
+            links,
+            parent_hex=(record.trace_id, record.span_id),
+        )
         if ids:
             traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
             source = CommandSource(record.trace_id, record.span_id, record.end)

@@ -271,7 +271,7 @@ class CommandSource(msgspec.Struct, frozen=True, gc=False):
     end: float
 
 
-class NextCommand(msgspec.Struct, frozen=True, kw_only=True):
+class NextCommand(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One action an agent asks for (see DESIGN.md, "NextCommand"). (Frozen msgspec Structs,
     like CommandSource: an agent makes one per command, and their init is C.)"""
 

@@ -30,6 +30,7 @@ _log = logging.getLogger(__name__)
 INSTRUMENTATION_NAME = "swarmsh"
 _SCOPE = InstrumentationScope(INSTRUMENTATION_NAME, __version__)
 _CHILD_FLAGS = (TraceFlags(TraceFlags.DEFAULT), TraceFlags(TraceFlags.SAMPLED))  # by sampled
+_SAMPLED_BIT = int(TraceFlags.SAMPLED)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class Telemetry:
         status: Status,
         start_ns: int,
         links: Sequence[Link] = (),
+        parent_hex: tuple[str, str] | None = None,
     ) -> SpanContext:
         """Record a finished child span of `parent` that ends now; return its context.
 
@@ -118,7 +120,8 @@ class Telemetry:
         agent catching up records one per handled span, and this is five times
         cheaper. When the bus is the only processor, not even the finished SDK
         span is made: the bus gets the record `span_to_record` would give it.
-        `attributes` must already be valid OTel attribute values.
+        `attributes` must already be valid OTel attribute values; `parent_hex` may give
+        `parent`'s trace id and span id in lowercase hex (as a bus record holds them).
         """
         provider = self.tracer_provider
         trace_id = parent.trace_id
@@ -126,7 +129,7 @@ class Telemetry:
         if self._follows_remote_parent and parent.is_remote:
             # What the sampler would decide, without a Context and a SamplingResult (≈ 2 µs):
             # recorded, sampled as the parent is, the parent's trace state, no attributes.
-            flags = _CHILD_FLAGS[parent.trace_flags & TraceFlags.SAMPLED]
+            flags = _CHILD_FLAGS[parent.trace_flags & _SAMPLED_BIT]
             trace_state = parent.trace_state
         else:
             sampling = provider.sampler.should_sample(
@@ -155,6 +158,7 @@ class Telemetry:
                     start_ns,
                     time.time_ns(),
                     links,
+                    parent_hex=parent_hex,
                 )
             )
             return context

@@ -139,3 +139,38 @@ def test_every_sampler_decides_as_the_sdk_would(
     assert len(sampled_only.get_finished_spans()) == (3 if records[0]["sampled"] else 0)
     if follows_parent:
         assert records[0]["sampled"] is sampled
+
+
+def test_the_parents_ids_given_in_hex_give_the_same_record(tmp_path: Path) -> None:
+    telemetry = setup_telemetry("swarmsh-roberts", tmp_path / "spans.jsonl", otlp=False)
+    source = parent(True)
+    ok = Status(StatusCode.OK)
+    hex_ids = (f"{source.trace_id:032x}", f"{source.span_id:016x}")
+    telemetry.record_span("swarm.loop.iteration", source, ATTRIBUTES, ok, 10**18)
+    telemetry.record_span(
+        "swarm.loop.iteration", source, ATTRIBUTES, ok, 10**18, parent_hex=hex_ids
+    )
+    telemetry.shutdown()
+    plain, given = read_jsonl(tmp_path / "spans.jsonl")
+    assert (given["trace_id"], given["parent_span_id"]) == hex_ids
+    assert {**given, "span_id": "", "duration_ms": 0} == {**plain, "span_id": "", "duration_ms": 0}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_durations_are_milliseconds_to_three_places(seed: int) -> None:
+    import random
+
+    from opentelemetry.sdk.resources import Resource
+
+    from swarmsh.telemetry.encoding import finished_record
+
+    rnd = random.Random(seed)
+    context = parent(True)
+    for duration in [0, 1, 499, 1_000, 1_234_499, 10**12] + [
+        rnd.randrange(10**10) for _ in range(2000)
+    ]:
+        record = finished_record(
+            "x", context, None, Resource.get_empty(), {}, Status(StatusCode.OK), 0, duration
+        )
+        if duration % 1000 != 500:  # a tie may go either way
+            assert record["duration_ms"] == round(duration / 1e6, 3), duration
