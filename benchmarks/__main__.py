@@ -24,6 +24,7 @@ from benchmarks import daemons, hops, workloads
 SIZES = {
     # name: (smoke, default, full)
     "follower_lines": (20_000, 200_000, 1_000_000),
+    "noncompact_rounds": (1, 3, 3),
     "hops": (20, 200, 500),
     "cli_runs": (5, 30, 30),
     "write_spans": (500, 5_000, 20_000),
@@ -76,28 +77,38 @@ def bench_skip(mode: int) -> dict[str, Any]:
 
 def bench_noncompact(mode: int) -> dict[str, Any]:
     """2 % relevance, the bus written with json.dumps's separators, beside the compact bus
-    (and the compact bus beside the naive loop)."""
+    (and the compact bus beside the naive loop); rounds alternated, medians reported."""
+    import shutil
+
     lines = size("follower_lines", mode)
-    rates = {}
-    for compact in (True, False):
-        with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
-            bus = workloads.make_bus(Path(tmp) / "spans.jsonl", lines, agent_share=0.02)
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory(prefix="swh-bench-") as tmp:
+        buses = {}
+        for compact in (True, False):
+            buses[compact] = workloads.make_bus(Path(tmp) / f"{compact}.jsonl", lines, 0.02)
             if not compact:
-                workloads.rewrite_non_compact(bus)
-            rates[compact] = workloads.runner_throughput(Path(tmp), lines)
-            if compact:
-                naive = workloads.naive_throughput(bus)
+                workloads.rewrite_non_compact(buses[compact])
+        naive = workloads.naive_throughput(buses[True])
+        for round_ in range(size("noncompact_rounds", mode)):
+            for compact in (True, False):
+                home = Path(tmp) / f"home-{compact}-{round_}"
+                home.mkdir()
+                shutil.copyfile(buses[compact], home / "spans.jsonl")
+                rates[compact].append(workloads.runner_throughput(home, lines))
+                shutil.rmtree(home)
+    rate = {compact: statistics.median(found) for compact, found in rates.items()}
     return {
         "lines": lines,
-        "agent_runner_non_compact_lines_per_s": round(rates[False]),
-        "reference_compact_bus_lines_per_s": round(rates[True]),
-        "ratio_vs_reference": round(rates[False] / rates[True], 2),
+        "rounds": len(rates[True]),
+        "agent_runner_non_compact_lines_per_s": round(rate[False]),
+        "reference_compact_bus_lines_per_s": round(rate[True]),
+        "ratio_vs_reference": round(rate[False] / rate[True], 2),
         "reference_naive_lines_per_s": round(naive),
-        "compact_vs_naive": round(rates[True] / naive, 2),
+        "compact_vs_naive": round(rate[True] / naive, 2),
         "compact_target": ">= 900,000 lines/s and >= 7x the naive loop",
-        "compact_met": rates[True] >= 900_000 and rates[True] >= 7 * naive,
+        "compact_met": rate[True] >= 900_000 and rate[True] >= 7 * naive,
         "target": "within 10 % of the compact bus",
-        "met": rates[False] >= 0.9 * rates[True],
+        "met": rate[False] >= 0.9 * rate[True],
     }
 
 
