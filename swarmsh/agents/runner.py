@@ -268,7 +268,6 @@ class AgentRunner:
             attr.SWARM_LOOP_DEPTH: depth,
             **described,
         }
-        parent = source_context(record)
         if outcome.silent:  # only state advanced: no span of its own (a busy stream), counted
             batch.updates.update(outcome.updates)
             batch.encoded.update(encoded)
@@ -281,6 +280,7 @@ class AgentRunner:
             return
         if outcome.attributes:
             attributes.update(outcome.attributes)
+        parent = source_context(record)
         if outcome.rejected:
             attributes[attr.SWARM_REJECTION_REASON] = outcome.rejected
             self.telemetry.record_span(
@@ -336,7 +336,8 @@ class AgentRunner:
         batch.updates.update(outcome.updates)
         batch.encoded.update(encoded)
         batch.counters["handled"] += 1
-        batch.counters["commands"] += len(ids)
+        if ids:
+            batch.counters["commands"] += len(ids)
         batch.transitions[(outcome.from_state, outcome.to_state)] += 1
 
     # -- one batch --------------------------------------------------------------------------
