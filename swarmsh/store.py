@@ -42,7 +42,7 @@ def _text(value: dict[str, Any]) -> str:
 def encode(value: Mapping[str, Any]) -> str:
     """What `commit` stores for an entity's data or a command's info; raises TypeError when
     a value cannot be stored (so a caller can check one entity before a batch depends on it)."""
-    return _text(dict(value))
+    return orjson.dumps(dict(value)).decode()  # _text's work, one call less (once a span)
 
 
 _NO_INFO: Mapping[str, Any] = MappingProxyType({})

@@ -47,6 +47,8 @@ def _depth(record: SpanRecord, model: Any) -> int:
     """The hops behind a span: the model's, which the registry bounds (so that depth + 1 is a
     valid NextCommand); for a model without the field, the raw attribute if it is in bounds."""
     depth = getattr(model, "swarm_loop_depth", None)
+    if type(depth) is int and 0 <= depth < MAX_DEPTH:  # the common case, checked first
+        return depth
     if depth is None:
         depth = record.attributes.get(attr.SWARM_LOOP_DEPTH, 0)
     if isinstance(depth, int) and not isinstance(depth, bool) and 0 <= depth < MAX_DEPTH:
