@@ -18,6 +18,7 @@ OTEL_VARS = [name for name in os.environ if name.startswith("OTEL_")] + [
     "SWARMSH_CONSOLE",
     "SWARMSH_FSYNC",
     "SWARMSH_FAILPOINTS",
+    "SWARMSH_BUS",
     *(p + s for p in ("http", "https", "all", "no", "grpc", "no_grpc") for s in ("_proxy",)),
     *(p.upper() + "_PROXY" for p in ("http", "https", "all", "no")),
 ]
