@@ -10,6 +10,7 @@ import click
 from swarmsh.cli.context import CliState
 
 if TYPE_CHECKING:
+    from swarmsh.bus.jetstream.localserver import LocalServer
     from swarmsh.supervisor import SupervisorClient
 
 CONFIG_OPTION = click.option(
@@ -38,14 +39,17 @@ def bind_home(state: CliState, config: str | None) -> SupervisorClient:
 def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> SupervisorClient:
     """Start supervisord with this home unless it already runs; return once every daemon runs
     and has committed where it starts reading (never after this was called)."""
-    from swarmsh.supervisor import SupervisorError
+    from swarmsh.supervisor import LOCAL_NATS, SupervisorError
     from swarmsh.swarmops import lock_problems, mark_start, unmark_start, wait_started
 
     client = bind_home(state, config)
     paths = state.paths.secure()  # a home others could tamper with: say so before starting
+    local = local_server()
     if client.reachable():
         if not quiet:
             click.echo(f"the swarm is already running ({client.config})")
+        if local is not None:
+            client.start_program(LOCAL_NATS)
         wait_started(paths, client, START_TIMEOUT_S)
         return client
     stopping = client.pid()
@@ -56,10 +60,22 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     mark_start(paths)
     click.echo(f"starting the swarm: supervisord -c {client.config}")
     client.start(dict(os.environ, SWARMSH_HOME=str(paths.home)), paths.home)
+    if local is not None:  # the daemons retry their connection until it listens
+        client.start_program(LOCAL_NATS)
     wait_started(paths, client, START_TIMEOUT_S)
     # Only now: should a daemon still be on its way, it must begin at the mark, not later.
     unmark_start(paths)
     return client
+
+
+def local_server() -> LocalServer | None:
+    """The local nats-server this environment asks `up` to start (SWARMSH_NATS_LOCAL=1), its
+    settings checked before anything starts (ConfigError); else None."""
+    if not os.environ.get("SWARMSH_NATS_LOCAL"):
+        return None  # the file bus imports nothing more
+    from swarmsh.bus.jetstream.localserver import LocalServer, local_requested
+
+    return LocalServer.from_env() if local_requested() else None
 
 
 @click.command("up")
@@ -70,6 +86,7 @@ def up(state: CliState, config: str | None) -> None:
     each daemon runs and reads the bus from where it stood when `up` was asked (or from its
     checkpoint)."""
     from swarmsh.errors import SwarmshError
+    from swarmsh.safetext import shown
     from swarmsh.supervisor import PROGRAMS
 
     try:
@@ -79,7 +96,12 @@ def up(state: CliState, config: str | None) -> None:
     paths = state.paths
     click.echo(f"all {len(PROGRAMS)} daemons RUNNING ({', '.join(PROGRAMS)})")
     click.echo(f"  home:   {paths.home}")
-    click.echo(f"  bus:    {paths.bus}\n  queue:  {paths.queue}")
+    if os.environ.get("SWARMSH_BUS", "file").strip() not in ("", "file"):
+        local = local_server()
+        where = f"local nats-server {local.url}, store {local.store}" if local else "JetStream"
+        click.echo(f"  bus:    {shown(os.environ['SWARMSH_BUS'])} ({where})")
+    else:
+        click.echo(f"  bus:    {paths.bus}\n  queue:  {paths.queue}")
     tail = f"supervisorctl -c {client.config} tail -f swarm:roberts"
     click.echo(f"  logs:   {client.var}/<program>.log  ({tail})")
     click.echo("  watch:  swarmsh tail -f      health: swarmsh status      stop: swarmsh down")
