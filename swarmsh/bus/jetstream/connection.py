@@ -86,7 +86,7 @@ class NatsConnection:
         import nats  # lazy: only a NATS bus pays for it
 
         async def _on_error(exc: Exception) -> None:
-            _log.warning("nats: %s", exc)
+            _log.debug("nats: %s", exc)  # reconnection is retried; a failed write raises
 
         settings = self.settings
         self._nc = await nats.connect(
@@ -197,6 +197,7 @@ def _is_nats_error(exc: BaseException) -> bool:
         nats.errors.OutboundBufferLimitError,
         nats.errors.UnexpectedEOF,
         nats.js.errors.ServiceUnavailableError,
+        nats.js.errors.NoStreamResponseError,
         nats.js.errors.ServerError,
         asyncio.TimeoutError,
     )
