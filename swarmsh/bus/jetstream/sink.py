@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -67,10 +68,25 @@ class NatsSpanExporter(BusSpanExporter):
         SpanExporter.__init__(self)
         self.last_error: BusWriteError | None = None
         self._shutdown = False
+        self._captured: list[bytes] | None = None
+
+    @contextmanager
+    def capture(self) -> Iterator[list[bytes]]:
+        """Within: written lines are kept in the yielded list instead of published (the
+        executor saves a run's spans in its ledger before it publishes them)."""
+        captured: list[bytes] = []
+        self._captured = captured
+        try:
+            yield captured
+        finally:
+            self._captured = None
 
     def write_lines(self, lines: Sequence[bytes | bytearray]) -> None:
         if self._shutdown:
             raise BusWriteError("the bus exporter is shut down")
+        if self._captured is not None:
+            self._captured.extend(split_lines(lines))
+            return
         messages = span_messages(lines)
         if messages:
             publish(messages, SPANS_STREAM)
