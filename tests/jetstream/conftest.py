@@ -6,7 +6,8 @@
 - `nats_cluster`: three clustered servers (`NatsCluster`): `.url` lists all three,
   `.servers[i]` can be killed and restarted one by one; use `SWARMSH_NATS_REPLICAS=3`.
 - `nats_env`: the environment a process needs to use `nats_server` as its bus
-  (`SWARMSH_BUS`, a short timeout), also set in this test's own environment.
+  (`SWARMSH_BUS`, a short timeout), also set in this test's own environment (so
+  `setup_telemetry` and `swarmsh.bus.backend.connection()` in the test process use it too).
 - `nats_conn`: a `NatsConnection` to `nats_server` (closed after the test).
 Tests skip when no nats-server is installed (`make test` installs it).
 """
@@ -49,11 +50,19 @@ def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
 
 
 @pytest.fixture
-def nats_env(nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {"SWARMSH_BUS": nats_server.url, "SWARMSH_NATS_TIMEOUT_S": "3"}
+def nats_env(nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    from swarmsh.bus import backend
+
+    env = {
+        "SWARMSH_BUS": nats_server.url,
+        "SWARMSH_NATS_TIMEOUT_S": "3",
+        "SWARMSH_NATS_ACK_WAIT_S": "2",  # a killed consumer's messages come back soon
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return env
+    backend.close_connection()  # this process's shared connection: to this test's server
+    yield env
+    backend.close_connection()
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from swarmsh.errors import BusWriteError, MalformedRecord
 
 _log = logging.getLogger(__name__)
 FETCH_BATCH = 64
-ACK_WAIT_S = 60.0  # a batch must be committed within this, or the server redelivers it
 
 
 @dataclass(frozen=True, order=True)
@@ -75,7 +74,7 @@ class SpanConsumer:
             durable_name=self.durable,
             filter_subject=filter_subject,
             ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=ACK_WAIT_S,
+            ack_wait=self.conn.settings.ack_wait_s,
             max_ack_pending=FETCH_BATCH * 16,
             deliver_policy=DeliverPolicy.NEW if start == "end" else DeliverPolicy.ALL,
         )
@@ -89,17 +88,21 @@ class SpanConsumer:
             return None
         items: list[tuple[SpanRecord, JsPosition]] = []
         self._raw.clear()
+        applied = []
         for msg in msgs:
             seq = msg.metadata.sequence.stream
             self._unacked[seq] = msg
             self.position = max(self.position, JsPosition(seq))
-            if seq <= self.applied:
-                continue  # redelivered, already in the state: acknowledged with this batch
+            if seq <= self.applied:  # redelivered, already in the state: not handled again
+                applied.append(seq)
+                continue
             self._raw[seq] = msg.data
             try:
                 items.append((SpanRecord.from_json(msg.data), JsPosition(seq)))
             except MalformedRecord as exc:
                 self._write_dead_letter(seq, str(exc), msg.data)
+        if applied:
+            self.ack_through(max(applied))
         return items
 
     async def _fetch(self, timeout: float) -> list[Any]:

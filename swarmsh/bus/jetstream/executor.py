@@ -43,7 +43,6 @@ from swarmsh.telemetry import Telemetry
 
 _log = logging.getLogger(__name__)
 READER = "executor"
-ACK_WAIT_S = 30.0  # a command unacknowledged this long is handed to another executor
 POLL_TIMEOUT_S = 1.0
 
 
@@ -82,7 +81,9 @@ class JsExecutor:
         from nats.js.api import AckPolicy, ConsumerConfig
 
         config = ConsumerConfig(
-            durable_name=EXECUTOR_CONSUMER, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S
+            durable_name=EXECUTOR_CONSUMER,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.conn.settings.ack_wait_s,  # then another executor gets it
         )
         return await self.conn.js.pull_subscribe(
             COMMANDS_SUBJECT, durable=EXECUTOR_CONSUMER, stream=COMMANDS_STREAM, config=config
@@ -217,10 +218,12 @@ class JsExecutor:
     def _finish(self, command: NextCommand, recorded: Entry, msg: Any) -> None:
         lines = [str(line).encode() for line in recorded.value.get("lines", ())]
         self._publish(lines)
+        failpoint("executor-after-publish")
         final = str(recorded.value.get("final", L.EXECUTED))
         done = {k: v for k, v in recorded.value.items() if k != "lines"}
         if self.ledger.update(command.id, {**done, "status": final}, recorded) is not None:
             self._count(command, final)
+        failpoint("executor-before-ack")
         self._ack(msg)
 
     # -- I/O -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ ENV_MAX_AGE = "SWARMSH_NATS_MAX_AGE_S"  # spans stream: drop spans older than th
 ENV_MAX_BYTES = "SWARMSH_NATS_MAX_BYTES"  # spans stream: keep at most this many bytes
 ENV_DUPLICATE_WINDOW = "SWARMSH_NATS_DUPLICATE_WINDOW_S"  # Nats-Msg-Id de-duplication window
 ENV_TIMEOUT = "SWARMSH_NATS_TIMEOUT_S"  # connect and publish-acknowledgement timeout
+ENV_ACK_WAIT = "SWARMSH_NATS_ACK_WAIT_S"  # unacknowledged this long: delivered again
 
 FILE = "file"
 MAX_URLS = 16
@@ -55,6 +56,7 @@ class NatsSettings:
     max_bytes: int = 1 << 30
     duplicate_window_s: float = 2 * 3600.0
     timeout_s: float = 5.0
+    ack_wait_s: float = 30.0
 
     @property
     def tls(self) -> bool:
@@ -156,4 +158,5 @@ def nats_settings(raw: str) -> NatsSettings:
         max_bytes=_max_bytes(),
         duplicate_window_s=window,
         timeout_s=min(timeout, 600.0),
+        ack_wait_s=min(env_float(ENV_ACK_WAIT, 30.0, minimum=1.0), 3600.0),
     )

@@ -20,6 +20,7 @@ import orjson
 
 from swarmsh.agents.base import EntityState
 from swarmsh.bus.jetstream.connection import NatsConnection
+from swarmsh.failpoints import failpoint
 
 if TYPE_CHECKING:
     from nats.js.kv import KeyValue
@@ -101,9 +102,12 @@ class KvStateStore:
         seq = int(position["seq"])
         encoded = {k: _encode(s) for k, s in updates.items()}
         journal = orjson.dumps({"seq": seq, "updates": encoded})
+        failpoint("agent-before-journal")  # commands and spans are out, the state is not
         self.conn.run(self.kv.put(JOURNAL, journal))
+        failpoint("agent-after-journal")
         if encoded:
             self._put_all(encoded)
+        failpoint("agent-before-ack")
         self.on_commit(seq)
 
     def prune(self, older_than: float) -> int:
