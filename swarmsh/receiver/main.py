@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from swarmsh.bus.backend import is_nats
+from swarmsh.bus.backend import close_connection, is_nats
 from swarmsh.bus.writer import JsonlWriter
 from swarmsh.config import ENV_HOME, Paths
 from swarmsh.daemon import (
@@ -103,6 +103,7 @@ class Receiver:
         if self._grpc is not None:
             self._grpc.stop(GRACE_S).wait(GRACE_S + 1)
         self.committer.shutdown()
+        close_connection()  # on NATS: what is buffered leaves before we exit
         self.stats.write(self.paths.state)
 
 

@@ -1,11 +1,12 @@
 """The shipper on a NATS bus: a durable pull consumer of its own (`shipper`) on every span
-subject; a batch is exported exactly as on the file bus and acknowledged (one ack for the
-batch: the consumer acknowledges all up to a sequence) only once the collector acknowledged
-it. Stopped or killed before that, the server redelivers the batch: at least once, as the
-file bus's shipper, since OTLP has no de-duplication.
+subject; a batch is exported exactly as on the file bus and acknowledged (each message, the
+last one waiting for the server) only once the collector acknowledged it. Stopped or killed
+before that, the server redelivers the batch: at least once, as the file bus's shipper,
+since OTLP has no de-duplication.
 
-A batch held longer than the consumer's ack wait (the collector down for minutes) is
-redelivered to us while we still retry it; the sequences already acknowledged are skipped.
+A batch held longer than the consumer's ack wait (the collector down for a while) is
+redelivered to us while we still retry it; the sequences we acknowledged lately are skipped.
+A killed shipper's batch is redelivered once the ack wait (ACK_WAIT_S) has passed.
 The local state store keeps the counters and the last acknowledged sequence, as
 `swarmsh status` and `swarmsh up` read them on the file bus.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,8 @@ from swarmsh.shipper.transport import Sender, make_sender
 from swarmsh.store import StateStore
 
 CONSUMER = consumer_name(READER)
-ACK_WAIT_S = 60.0
+ACK_WAIT_S = 10.0  # a killed shipper's batch is redelivered this long after it was fetched
+RECENT_ACKED = 1 << 16
 SOURCE = Path(f"nats:{SPANS_STREAM}")  # where a dead letter's line came from
 _log = logging.getLogger(__name__)
 
@@ -57,12 +61,41 @@ async def subscribe(conn: NatsConnection, start: str, batch: int) -> Any:
             durable_name=CONSUMER,
             filter_subject=spans_filter(),
             deliver_policy=DeliverPolicy.ALL if start == "beginning" else DeliverPolicy.NEW,
-            ack_policy=AckPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
             ack_wait=ACK_WAIT_S,
             max_ack_pending=batch * 4,
         )
         await js.add_consumer(SPANS_STREAM, config)
     return await js.pull_subscribe_bind(CONSUMER, SPANS_STREAM)
+
+
+class RecentSet:
+    """The last `size` sequences added (a set with a bounded memory)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._set: set[int] = set()
+        self._order: deque[int] = deque()
+
+    def __contains__(self, seq: object) -> bool:
+        return seq in self._set
+
+    def update(self, seqs: Iterable[int]) -> None:
+        for seq in seqs:
+            if seq not in self._set:
+                self._set.add(seq)
+                self._order.append(seq)
+        while len(self._order) > self._size:
+            self._set.discard(self._order.popleft())
+
+
+async def ack_all(msgs: list[Any]) -> None:
+    """Acknowledge every message (each one: acknowledging the last alone would also
+    acknowledge a killed predecessor's batch that waits for redelivery); the last one waits
+    for the server, which handles one connection's acks in order."""
+    for msg in msgs[:-1]:
+        await msg.ack()
+    await msgs[-1].ack_sync()
 
 
 class JetStreamShipper(Shipper):
@@ -90,7 +123,10 @@ class JetStreamShipper(Shipper):
         self.sender = sender
         self.exported = 0
         self._failures = 0
-        self._acked = 0  # the highest sequence acknowledged by this process
+        # What this process acknowledged lately: a batch held past the ack wait comes back
+        # after we acknowledged it (a killed predecessor's batch, lower sequences, does not).
+        self._acked: RecentSet = RecentSet(RECENT_ACKED)
+        self._last_acked = 0
         self._nats_failures = 0
 
     def poll(self, timeout: float) -> list[Any]:
@@ -113,7 +149,7 @@ class JetStreamShipper(Shipper):
         size = 0
         for msg in msgs:
             seq = int(msg.metadata.sequence.stream)
-            if seq <= self._acked:
+            if seq in self._acked:
                 continue  # redelivered while we were still retrying it: exported already
             try:
                 item = encode_line(msg.data)
@@ -133,9 +169,9 @@ class JetStreamShipper(Shipper):
         if chunk and not self._send(chunk, counters, stop):
             return
         failpoint("shipper-after-export")  # acknowledged by the collector, not yet by us
-        last = msgs[-1]
-        self.conn.run(last.ack_sync(), timeout=self.conn.settings.timeout_s + 1)
-        self._acked = max(self._acked, int(last.metadata.sequence.stream))
+        self.conn.run(ack_all(msgs), timeout=self.conn.settings.timeout_s + 1)
+        self._acked.update(int(m.metadata.sequence.stream) for m in msgs)
+        self._last_acked = int(msgs[-1].metadata.sequence.stream)
         self._nats_failures = 0
         self.commit(stop, counters)
 
@@ -158,7 +194,7 @@ class JetStreamShipper(Shipper):
         return True
 
     def commit(self, stop: threading.Event, counters: dict[str, int]) -> bool:
-        position = {"stream": SPANS_STREAM, "consumer": CONSUMER, "acked_seq": self._acked}
+        position = {"stream": SPANS_STREAM, "consumer": CONSUMER, "acked_seq": self._last_acked}
 
         def step() -> bool:
             self.store.commit(READER, position, counters=counters)
