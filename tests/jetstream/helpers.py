@@ -100,5 +100,10 @@ def commands_executed(all_spans: list[dict[str, Any]]) -> dict[str, list[dict[st
 
 def settled(conn: NatsConnection, consumer: str, stream: str = SPANS_STREAM) -> bool:
     """The durable consumer has nothing left to deliver and nothing unacknowledged."""
-    info = conn.run(conn.js.consumer_info(stream, consumer))
+    from nats.js.errors import NotFoundError
+
+    try:
+        info = conn.run(conn.js.consumer_info(stream, consumer))
+    except NotFoundError:  # not created yet
+        return False
     return bool(info.num_pending == 0 and info.num_ack_pending == 0)
