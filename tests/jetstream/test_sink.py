@@ -1,0 +1,86 @@
+"""The CLI on JetStream: its span lands on its subject with an acknowledgement, or the command
+exits 3 (EXIT_BUS_UNWRITABLE); the file bus's CLI never imports nats."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from swarmsh.bus.jetstream.connection import NatsConnection
+from swarmsh.bus.jetstream.subjects import SPANS_STREAM
+from swarmsh.errors import EXIT_BUS_UNWRITABLE
+from tests.conftest import run_cli
+from tests.jetstream.helpers import stream_messages
+from tests.jetstream.servers import NatsServer
+
+
+def test_cli_span_is_published_on_its_subject(
+    tmp_path: Path, nats_env: dict[str, str], nats_conn: NatsConnection
+) -> None:
+    done = run_cli(tmp_path / "home", nats_env, "roberts", "open", "m:1", "--meeting", "mt")
+    assert done.returncode == 0, done.stderr
+    [msg] = stream_messages(nats_conn, SPANS_STREAM)
+    record = orjson.loads(msg.data)
+    assert msg.subject == "swarmsh.spans.swarmsh.roberts.open"
+    assert record["name"] == "swarmsh.roberts.open"
+    assert record["attributes"]["roberts.motion_id"] == "m:1"
+    assert msg.headers["Nats-Msg-Id"] == f"sp-{record['trace_id']}-{record['span_id']}"
+    assert not (tmp_path / "home" / "spans.jsonl").exists()  # nothing went to a file
+
+
+def test_unacknowledged_span_fails_the_command(
+    tmp_path: Path, nats_env: dict[str, str], nats_server: NatsServer
+) -> None:
+    assert (
+        run_cli(tmp_path / "home", nats_env, "roberts", "open", "a", "--meeting", "m").returncode
+        == 0
+    )
+    nats_server.kill()
+    done = run_cli(tmp_path / "home", nats_env, "roberts", "open", "b", "--meeting", "m")
+    assert done.returncode == EXIT_BUS_UNWRITABLE, done.stderr
+    assert "not recorded" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_bus_setting_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_cli(
+        tmp_path / "home",
+        {"SWARMSH_BUS": "nats://x:1\x1b[2J"},
+        "roberts",
+        "open",
+        "a",
+        "--meeting",
+        "m",
+    )
+    assert done.returncode == 2, done.stderr
+    assert "\x1b" not in done.stderr
+
+
+def test_file_bus_cli_does_not_import_nats(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "swarmsh",
+            "--home",
+            str(tmp_path / "h"),
+            "roberts",
+            "open",
+            "a",
+            "--meeting",
+            "m",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "swarmsh.cli" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("nats", "asyncio")}
