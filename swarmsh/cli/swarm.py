@@ -10,7 +10,6 @@ import click
 from swarmsh.cli.context import CliState
 
 if TYPE_CHECKING:
-    from swarmsh.bus.jetstream.localserver import LocalServer
     from swarmsh.supervisor import SupervisorClient
 
 CONFIG_OPTION = click.option(
@@ -39,9 +38,14 @@ def bind_home(state: CliState, config: str | None) -> SupervisorClient:
 def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> SupervisorClient:
     """Start supervisord with this home unless it already runs; return once every daemon runs
     and has committed where it starts reading (never after this was called)."""
+    from swarmsh.bus.backend import is_nats
     from swarmsh.supervisor import LOCAL_NATS, SupervisorError
     from swarmsh.swarmops import lock_problems, mark_start, unmark_start, wait_started
 
+    if is_nats():  # started = every reader's durable consumer exists (cli.nats_up)
+        from swarmsh.cli.nats_up import local_server, wait_started
+    else:
+        local_server = none_asked
     client = bind_home(state, config)
     paths = state.paths.secure()  # a home others could tamper with: say so before starting
     local = local_server()
@@ -68,14 +72,8 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     return client
 
 
-def local_server() -> LocalServer | None:
-    """The local nats-server this environment asks `up` to start (SWARMSH_NATS_LOCAL=1), its
-    settings checked before anything starts (ConfigError); else None."""
-    if not os.environ.get("SWARMSH_NATS_LOCAL"):
-        return None  # the file bus imports nothing more
-    from swarmsh.bus.jetstream.localserver import LocalServer, local_requested
-
-    return LocalServer.from_env() if local_requested() else None
+def none_asked() -> None:
+    """The file bus has no server to start."""
 
 
 @click.command("up")
@@ -85,6 +83,7 @@ def up(state: CliState, config: str | None) -> None:
     """Start the swarm (agents, executor, receiver, shipper) under supervisord; return once
     each daemon runs and reads the bus from where it stood when `up` was asked (or from its
     checkpoint)."""
+    from swarmsh.bus.backend import is_nats
     from swarmsh.errors import SwarmshError
     from swarmsh.safetext import shown
     from swarmsh.supervisor import PROGRAMS
@@ -96,7 +95,9 @@ def up(state: CliState, config: str | None) -> None:
     paths = state.paths
     click.echo(f"all {len(PROGRAMS)} daemons RUNNING ({', '.join(PROGRAMS)})")
     click.echo(f"  home:   {paths.home}")
-    if os.environ.get("SWARMSH_BUS", "file").strip() not in ("", "file"):
+    if is_nats():
+        from swarmsh.cli.nats_up import local_server
+
         local = local_server()
         where = f"local nats-server {local.url}, store {local.store}" if local else "JetStream"
         click.echo(f"  bus:    {shown(os.environ['SWARMSH_BUS'])} ({where})")
