@@ -39,13 +39,12 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     """Start supervisord with this home unless it already runs; return once every daemon runs
     and has committed where it starts reading (never after this was called)."""
     from swarmsh.bus.backend import is_nats
+    from swarmsh.cli.nats_up import local_server  # checked even on a file bus: a mistake
     from swarmsh.supervisor import LOCAL_NATS, SupervisorError
     from swarmsh.swarmops import lock_problems, mark_start, unmark_start, wait_started
 
     if is_nats():  # started = every reader's durable consumer exists (cli.nats_up)
-        from swarmsh.cli.nats_up import local_server, wait_started
-    else:
-        local_server = none_asked
+        from swarmsh.cli.nats_up import wait_started
     client = bind_home(state, config)
     paths = state.paths.secure()  # a home others could tamper with: say so before starting
     local = local_server()
@@ -70,10 +69,6 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     # Only now: should a daemon still be on its way, it must begin at the mark, not later.
     unmark_start(paths)
     return client
-
-
-def none_asked() -> None:
-    """The file bus has no server to start."""
 
 
 @click.command("up")

@@ -1,0 +1,81 @@
+"""`swarmsh up` with SWARMSH_NATS_LOCAL=1 (real supervisord, the `nats` program running the
+local nats-server): every daemon on JetStream, status healthy, the demo's loop closes, `down`
+stops the server last, and the next `up` finds its store (spans, agents' state) again."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from swarmsh.bus.jetstream.subjects import SPANS_STREAM
+from tests.e2e.swarm import PROGRAMS, Checkout, alive, checkout
+from tests.jetstream.servers import NATS_SERVER, free_port
+
+pytestmark = pytest.mark.skipif(not os.path.exists(NATS_SERVER), reason="no nats-server")
+
+
+def local_env(co: Checkout) -> dict[str, str]:
+    return {
+        **co.env,
+        "SWARMSH_BUS": f"nats://127.0.0.1:{free_port()}",
+        "SWARMSH_NATS_LOCAL": "1",
+        "SWARMSH_NATS_TIMEOUT_S": "3",
+    }
+
+
+def status(co: Checkout) -> tuple[int, dict[str, Any]]:
+    result = co.run("status", "--json")
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_up_starts_the_local_server_and_the_swarm_runs_on_it() -> None:
+    with checkout() as co:
+        co.env = local_env(co)
+        up = co.run("up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "local nats-server nats://127.0.0.1:" in up.stdout
+        code, report = status(co)
+        assert code == 0, report["problems"]
+        assert {n: p["state"] for n, p in report["processes"].items()} == dict.fromkeys(
+            (*PROGRAMS, "nats"), "RUNNING"
+        )
+        assert all("consumer" in report["agents"][a] for a in ("roberts", "scrum", "lean"))
+        demo = co.run("demo", "--timeout", "30")
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "✓ motion ratify-defect-alpha-42 opened" in demo.stdout
+        spans = status(co)[1]["bus"]["streams"][SPANS_STREAM]["messages"]
+        assert spans > 20
+        assert not (co.home / "spans.jsonl").exists()
+
+        server = report["processes"]["nats"]["pid"]
+        down = co.run("down")
+        assert down.returncode == 0, down.stderr
+        assert not alive(server)
+        store = co.home / "nats"
+        assert stat.S_IMODE(store.stat().st_mode) == 0o700 and any(store.iterdir())
+        log = (co.var / "supervisord.log").read_text()
+        assert log.index("stopped: roberts") < log.index("stopped: nats")  # the server last
+
+        again = co.run("up")  # same store: the spans and the agents' state are there
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert status(co)[1]["bus"]["streams"][SPANS_STREAM]["messages"] >= spans
+        second = co.run("demo", "--timeout", "30")
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "sprint 43 planned" in second.stdout
+
+
+def test_a_local_server_is_refused_for_a_file_bus_or_a_remote_url(tmp_path: Path) -> None:
+    with checkout() as co:
+        for bus, why in (
+            ("file", "the local nats-server serves a NATS bus"),
+            ("nats://10.0.0.7:4222", "must be nats://127.0.0.1:PORT"),
+        ):
+            env = {**co.env, "SWARMSH_BUS": bus, "SWARMSH_NATS_LOCAL": "1"}
+            refused = co.run("up", env=env)
+            assert refused.returncode != 0 and why in refused.stderr, refused.stderr
+            assert co.supervisord_pid() is None  # nothing was started
