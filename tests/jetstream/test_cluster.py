@@ -1,0 +1,89 @@
+"""A three-node cluster on one machine with R3 streams and buckets: the spans stream's leader
+is killed (SIGKILL) during a burst of published spans and the commands they cause; every span
+the cluster acknowledged is there once, and every command it caused ran exactly once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from swarmsh.bus.jetstream.connection import NatsConnection, NatsUnavailable
+from swarmsh.bus.jetstream.settings import nats_settings
+from swarmsh.bus.jetstream.streams import ensure_streams
+from swarmsh.bus.jetstream.subjects import COMMANDS_STREAM, SPANS_STREAM
+from tests.jetstream.burst import calls, check_exactly_once, open_motions
+from tests.jetstream.helpers import start, stop, wait_until
+from tests.jetstream.servers import NatsCluster, NatsServer
+
+
+@pytest.fixture
+def cluster_conn(
+    nats_cluster: NatsCluster, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[NatsConnection]:
+    """The environment of a swarm on the cluster (R3), and the test's own connection."""
+    for name, value in {
+        "SWARMSH_BUS": nats_cluster.url,
+        "SWARMSH_NATS_REPLICAS": "3",
+        "SWARMSH_NATS_TIMEOUT_S": "3",
+        "SWARMSH_NATS_ACK_WAIT_S": "2",  # a message the victim held comes back soon
+    }.items():
+        monkeypatch.setenv(name, value)
+    conn = NatsConnection.open(nats_settings(nats_cluster.url), name="test")
+    deadline = time.monotonic() + 30
+    while True:  # the cluster elects its meta leader first
+        try:
+            ensure_streams(conn)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def leader(conn: NatsConnection, cluster: NatsCluster, stream: str) -> NatsServer:
+    info = conn.run(conn.js.stream_info(stream))
+    assert info.config.num_replicas == 3 and info.cluster is not None
+    return next(s for s in cluster.servers if s.name == info.cluster.leader)
+
+
+def new_leader(conn: NatsConnection, cluster: NatsCluster, old: NatsServer) -> bool:
+    try:
+        return leader(conn, cluster, SPANS_STREAM) is not old
+    except NatsUnavailable:  # reconnecting, or the stream is electing its leader
+        return False
+
+
+def test_killing_the_leader_during_a_burst_loses_no_acknowledged_span_or_command(
+    tmp_path: Path, nats_cluster: NatsCluster, cluster_conn: NatsConnection
+) -> None:
+    home = tmp_path / "home"
+    agent = start("swarmsh.agents.roberts", home, tmp_path / "roberts.log")
+    executor = start("swarmsh.executor", home, tmp_path / "executor.log")
+    acked: list[str] = []
+    try:
+        victim = leader(cluster_conn, nats_cluster, SPANS_STREAM)
+        burst = threading.Thread(
+            target=lambda: acked.extend(open_motions(home, [f"r{i}" for i in range(60)]))
+        )
+        burst.start()
+        wait_until(lambda: len(calls(cluster_conn)) >= 10, 30, "the burst under way")
+        victim.kill()  # SIGKILL: no goodbye to the other two
+        burst.join(90)
+        assert not burst.is_alive()
+        assert len(acked) >= 50, acked  # two of three nodes keep accepting
+        wait_until(lambda: new_leader(cluster_conn, nats_cluster, victim), 30, "a new leader")
+        check_exactly_once(cluster_conn, acked)
+        commands = cluster_conn.run(cluster_conn.js.stream_info(COMMANDS_STREAM))
+        assert commands.state.messages == 0  # a work queue: every command acknowledged
+        assert agent.poll() is None and executor.poll() is None
+    finally:
+        stop(agent)
+        stop(executor)
