@@ -110,18 +110,22 @@ def test_unreachable_server_is_a_bus_write_failure() -> None:
 
 
 def test_unacknowledged_publish_fails(nats_server: NatsServer, nats_conn: NatsConnection) -> None:
+    """Not acknowledged: an error. The client may still send it after reconnecting (it was
+    buffered), which is why a retry carries the same message id: stored once either way."""
     ensure_streams(nats_conn)
-    nats_conn.publish(span_subject("a"), b"{}")
+    nats_conn.publish(span_subject("a"), b"{}", msg_id="first")
     nats_server.kill()
     with pytest.raises(NatsUnavailable):
-        nats_conn.publish(span_subject("a"), b"{}")
-    nats_server.start()  # same store, same port: the client reconnects, the span is there
+        nats_conn.publish(span_subject("a"), b"{}", msg_id="second")
+    nats_server.start()  # same store, same port: the client reconnects
     deadline = time.monotonic() + 10
     while True:
         try:
-            ack = nats_conn.publish(span_subject("a"), b"{}")
+            ack = nats_conn.publish(span_subject("a"), b"{}", msg_id="second")
             break
         except NatsUnavailable:
             assert time.monotonic() < deadline
             time.sleep(0.1)
     assert ack.seq == 2
+    info = nats_conn.run(nats_conn.js.stream_info(SPANS_STREAM))
+    assert info.state.messages == 2

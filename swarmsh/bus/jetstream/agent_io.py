@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from swarmsh.bus.deadletter import DeadLetterWriter
-from swarmsh.bus.jetstream.consumer import CommandPublisher, JsPosition, SpanConsumer
+from swarmsh.bus.jetstream.consumer import CommandPublisher, SpanConsumer
 from swarmsh.bus.jetstream.state import KvStateStore
 from swarmsh.bus.jetstream.streams import ensure_bucket, ensure_streams
 from swarmsh.bus.jetstream.subjects import consumer_name, spans_filter, state_bucket
@@ -28,11 +28,9 @@ def attach(runner: Any, paths: Paths, start: str) -> None:
         consumer_name(agent.name),
         spans_filter(agent.prefix),
         DeadLetterWriter(paths.deadletter_file(agent.name)),
-        start=start,
     )
     store = KvStateStore(conn, ensure_bucket(conn, state_bucket(agent.name)), follower.ack_through)
-    follower.applied = store.recover()
-    follower.position = JsPosition(follower.applied)
+    follower.open(store.recover(), start)
     runner.store = store
     runner.queue = CommandPublisher(conn)
     runner.follower = follower

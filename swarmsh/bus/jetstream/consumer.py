@@ -4,7 +4,7 @@ and its queue writer.
 `SpanConsumer`: a durable pull consumer (named as the agent) on SWARMSH_SPANS filtered on the
 agent's prefix, so the server skips other services' spans. `poll` hands out
 `(SpanRecord, JsPosition)` pairs; nothing is acknowledged until `ack_through(seq)` (called by
-the state store once the batch's state is committed), and messages at or below the recovered
+the state store once the batch's state is committed), and messages at or below the committed
 sequence are acknowledged without being handed out again.
 `CommandPublisher`: `append(lines)` publishes NextCommand lines on `swarmsh.commands` with
 `Nats-Msg-Id` = command id, and returns once every one is acknowledged.
@@ -42,48 +42,82 @@ class JsPosition:
 
 
 class SpanConsumer:
+    """The journal's sequence, not the server's delivery state, is the agent's checkpoint:
+    `open(applied)` (re)creates the durable consumer to start right after it, so messages
+    come in stream order. (A consumer kept across a crash would hand out new messages at once
+    and the dead instance's unacknowledged ones only after the ack wait: behind the
+    checkpoint, they would be taken for applied ones.) A failed fetch reopens it the same way.
+    """
+
     def __init__(
         self,
         conn: NatsConnection,
         durable: str,
         filter_subject: str,
         deadletter: DeadLetterWriter,
-        *,
-        start: str = "checkpoint",
     ) -> None:
         self.conn = conn
         self.durable = durable
+        self.filter_subject = filter_subject
         self.deadletter = deadletter
         self.applied = 0  # the state includes every message up to this sequence
         self.position = JsPosition(0)
         self._unacked: dict[int, Any] = {}  # seq -> message, until its batch is committed
         self._raw: dict[int, bytes] = {}  # this batch's payloads, for dead letters
-        self._sub = conn.run(self._subscribe(filter_subject, start), conn.settings.timeout_s * 4)
+        self._sub: Any = None
+        self._start = "checkpoint"
 
-    async def _subscribe(self, filter_subject: str, start: str) -> Any:
+    def open(self, applied: int, start: str = "checkpoint") -> None:
+        """Deliver from `applied + 1` (`start`: --from end: only new spans; beginning: all)."""
+        self.applied = 0 if start == "beginning" else applied
+        self.position = JsPosition(self.applied)
+        self._start = start
+        self._unacked.clear()
+        self._sub = self.conn.run(self._subscribe(), self.conn.settings.timeout_s * 4)
+
+    async def _subscribe(self) -> Any:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
         from nats.js.errors import NotFoundError
 
         js = self.conn.js
-        if start != "checkpoint":  # --from beginning/end: a new consumer starts there
+        if self._sub is not None:
             try:
-                await js.delete_consumer(SPANS_STREAM, self.durable)
-            except NotFoundError:
-                pass
+                await self._sub.unsubscribe()
+            except Exception as exc:  # a broken subscription: the new one replaces it anyway
+                _log.debug("unsubscribe: %s", exc)
+        try:
+            await js.delete_consumer(SPANS_STREAM, self.durable)
+        except NotFoundError:
+            pass
+        policy: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
+        if self._start == "end":
+            policy = {"deliver_policy": DeliverPolicy.NEW}
+            self._start = "checkpoint"  # a reopen resumes from the checkpoint
+        elif self.applied:
+            policy = {
+                "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
+                "opt_start_seq": self.applied + 1,
+            }
         config = ConsumerConfig(
             durable_name=self.durable,
-            filter_subject=filter_subject,
+            filter_subject=self.filter_subject,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.conn.settings.ack_wait_s,
             max_ack_pending=FETCH_BATCH * 16,
-            deliver_policy=DeliverPolicy.NEW if start == "end" else DeliverPolicy.ALL,
+            **policy,
         )
         return await js.pull_subscribe(
-            filter_subject, durable=self.durable, stream=SPANS_STREAM, config=config
+            self.filter_subject, durable=self.durable, stream=SPANS_STREAM, config=config
         )
 
     def poll(self, timeout: float) -> list[tuple[SpanRecord, JsPosition]] | None:
-        msgs = self.conn.run(self._fetch(timeout), timeout + self.conn.settings.timeout_s)
+        if self._sub is None:  # the last fetch failed: start again right after the checkpoint
+            self.open(self.applied)
+        try:
+            msgs = self.conn.run(self._fetch(timeout), timeout + self.conn.settings.timeout_s)
+        except BusWriteError:
+            self._sub = None  # what it fetched may be lost in flight: reopen, then retry
+            raise
         if not msgs:
             return None
         items: list[tuple[SpanRecord, JsPosition]] = []
