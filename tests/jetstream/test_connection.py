@@ -59,6 +59,7 @@ def test_hostile_bus_values_are_refused(value: str, monkeypatch: pytest.MonkeyPa
         ("SWARMSH_NATS_TLS_CERT", "/etc/hostname"),  # without its key
         ("SWARMSH_NATS_MAX_BYTES", "0"),
         ("SWARMSH_NATS_DUPLICATE_WINDOW_S", "999999999"),  # longer than the spans' max age
+        ("SWARMSH_NATS_DUPLICATE_WINDOW_S", "10"),  # shorter than 4 ack waits (30 s)
     ],
 )
 def test_bad_nats_settings_are_refused(

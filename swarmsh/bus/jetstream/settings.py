@@ -147,6 +147,9 @@ def nats_settings(raw: str) -> NatsSettings:
     if max_age and window > max_age:
         raise ConfigError(f"{ENV_DUPLICATE_WINDOW} must not exceed {ENV_MAX_AGE}")
     timeout = env_float(ENV_TIMEOUT, 5.0, minimum=0.05)
+    ack_wait = min(env_float(ENV_ACK_WAIT, 30.0, minimum=1.0), 3600.0)
+    if ack_wait * 4 > window:  # a taken-over command's spans must still be de-duplicated
+        raise ConfigError(f"{ENV_DUPLICATE_WINDOW} must be at least 4 x {ENV_ACK_WAIT}")
     return NatsSettings(
         servers=servers,
         creds=_file(ENV_CREDS),
@@ -158,5 +161,5 @@ def nats_settings(raw: str) -> NatsSettings:
         max_bytes=_max_bytes(),
         duplicate_window_s=window,
         timeout_s=min(timeout, 600.0),
-        ack_wait_s=min(env_float(ENV_ACK_WAIT, 30.0, minimum=1.0), 3600.0),
+        ack_wait_s=ack_wait,
     )
