@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from swarmsh.bus.jetstream.connection import NatsConnection
+    from swarmsh.bus.jetstream.settings import NatsSettings
     from swarmsh.config import Paths
     from swarmsh.telemetry.bus import BusSpanExporter
 
@@ -52,6 +53,17 @@ def connection(name: str = "swarmsh") -> NatsConnection:
                 raise RuntimeError("SWARMSH_BUS is not a NATS URL")
             _connection = NatsConnection.open(settings, name=name, reconnect=_daemon)
         return _connection
+
+
+def quick_settings() -> NatsSettings | None:
+    """The settings for `quickpub` (a CLI process, no credentials file, no connection open
+    yet), else None: daemons keep one nats-py connection for everything."""
+    if _daemon or _connection is not None:
+        return None
+    from swarmsh.bus.jetstream.settings import BusSettings
+
+    settings = BusSettings.from_env().nats
+    return settings if settings is not None and settings.creds is None else None
 
 
 def close_connection() -> None:

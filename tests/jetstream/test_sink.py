@@ -3,6 +3,7 @@ exits 3 (EXIT_BUS_UNWRITABLE); the file bus's CLI never imports nats."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,48 @@ def test_cli_span_is_published_on_its_subject(
     assert record["attributes"]["roberts.motion_id"] == "m:1"
     assert msg.headers["Nats-Msg-Id"] == f"sp-{record['trace_id']}-{record['span_id']}"
     assert not (tmp_path / "home" / "spans.jsonl").exists()  # nothing went to a file
+
+
+def test_cli_publishes_without_nats_py_once_the_streams_exist(
+    tmp_path: Path, nats_env: dict[str, str], nats_conn: NatsConnection
+) -> None:
+    """The CLI speaks the protocol itself (quickpub): no nats-py, no asyncio; acknowledged,
+    and de-duplicated by message id like any publication."""
+    from swarmsh.bus.jetstream.quickpub import quick_publish
+    from swarmsh.bus.jetstream.streams import ensure_streams
+
+    ensure_streams(nats_conn)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "swarmsh",
+            "--home",
+            str(tmp_path / "h"),
+            "roberts",
+            "open",
+            "a",
+            "--meeting",
+            "m",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **nats_env},
+    )
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert not {m for m in imported if m.split(".")[0] in ("nats", "asyncio")}
+    [msg] = stream_messages(nats_conn, SPANS_STREAM)
+    assert orjson.loads(msg.data)["attributes"]["roberts.motion_id"] == "a"
+    settings = nats_conn.settings
+    batch = [("swarmsh.spans.x", b'{"n":1}', "same"), ("swarmsh.spans.x", b'{"n":1}', "same")]
+    quick_publish(settings, batch, SPANS_STREAM)
+    quick_publish(settings, batch[:1], SPANS_STREAM)
+    assert len(stream_messages(nats_conn, SPANS_STREAM)) == 2
 
 
 def test_unacknowledged_span_fails_the_command(

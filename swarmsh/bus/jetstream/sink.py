@@ -96,6 +96,17 @@ def publish(messages: Sequence[Message], stream: str) -> None:
     """Publish and wait for every acknowledgement; the streams are created on the first
     refusal (a fresh server), then the publication is tried once more."""
     from swarmsh.bus import backend
+
+    quick = backend.quick_settings()
+    if quick is not None:  # a CLI without credentials: no nats-py, no asyncio
+        from swarmsh.bus.jetstream.quickpub import NoStream, quick_publish
+
+        try:
+            quick_publish(quick, messages, stream)
+            return
+        except NoStream:
+            pass  # a fresh server: nats-py creates the streams below, then publishes
+
     from swarmsh.bus.jetstream.connection import NatsUnavailable
     from swarmsh.bus.jetstream.streams import ensure_streams
 
