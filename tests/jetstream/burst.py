@@ -65,3 +65,17 @@ def check_exactly_once(conn: NatsConnection, motions: list[str]) -> None:
     assert set(called) == {f"g-{m}" for m in opens}  # nothing missing
     executed = commands_executed(all_spans)
     assert all(len(pair) == 2 for pair in executed.values())  # each command ran once
+
+
+def wait_consumers(conn: NatsConnection, timeout: float = 30.0) -> None:
+    """Until roberts' and the executor's durable consumers exist (as `swarmsh up` waits)."""
+    from swarmsh.bus.jetstream.connection import NatsUnavailable
+    from swarmsh.bus.jetstream.inspect import missing_consumers
+
+    def ready() -> bool:
+        try:
+            return not missing_consumers(conn, ("roberts", "executor"))
+        except NatsUnavailable:
+            return False
+
+    wait_until(ready, timeout, "the agent's and the executor's consumers")

@@ -15,7 +15,7 @@ from swarmsh.bus.jetstream.connection import NatsConnection, NatsUnavailable
 from swarmsh.bus.jetstream.settings import nats_settings
 from swarmsh.bus.jetstream.streams import ensure_streams
 from swarmsh.bus.jetstream.subjects import COMMANDS_STREAM, SPANS_STREAM
-from tests.jetstream.burst import calls, check_exactly_once, open_motions
+from tests.jetstream.burst import calls, check_exactly_once, open_motions, wait_consumers
 from tests.jetstream.helpers import start, stop, wait_until
 from tests.jetstream.servers import NatsCluster, NatsServer
 
@@ -76,6 +76,7 @@ def test_killing_the_leader_during_a_burst_loses_no_acknowledged_span_or_command
     executor = start("swarmsh.executor", home, tmp_path / "executor.log")
     acked: list[str] = []
     try:
+        wait_consumers(cluster_conn)
         victim = leader(cluster_conn, nats_cluster, SPANS_STREAM)
         burst = threading.Thread(
             target=lambda: acked.extend(open_motions(home, [f"r{i}" for i in range(60)]))

@@ -11,7 +11,7 @@ import pytest
 
 from swarmsh.bus.jetstream.connection import NatsConnection
 from swarmsh.bus.jetstream.streams import ensure_streams
-from tests.jetstream.burst import calls, check_exactly_once, open_motions
+from tests.jetstream.burst import calls, check_exactly_once, open_motions, wait_consumers
 from tests.jetstream.helpers import start, stop, wait_until
 from tests.jetstream.servers import NatsServer
 
@@ -26,6 +26,7 @@ def test_a_restarted_server_with_the_same_store_loses_and_doubles_nothing(
     agent = start("swarmsh.agents.roberts", home, tmp_path / "roberts.log")
     executor = start("swarmsh.executor", home, tmp_path / "executor.log")
     try:
+        wait_consumers(nats_conn)
         before = open_motions(home, [f"a{i}" for i in range(10)])
         wait_until(lambda: len(calls(nats_conn)) == 10, 30, "the first ten calls")
         nats_server.stop()  # SIGTERM: a graceful stop
@@ -48,6 +49,7 @@ def test_a_server_killed_during_a_burst_loses_no_acknowledged_open(
     executor = start("swarmsh.executor", home, tmp_path / "executor.log")
     acked: list[str] = []
     try:
+        wait_consumers(nats_conn)
         burst = threading.Thread(
             target=lambda: acked.extend(open_motions(home, [f"c{i}" for i in range(40)]))
         )
