@@ -4,6 +4,7 @@ the cluster acknowledged is there once, and every command it caused ran exactly 
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from swarmsh.bus.jetstream.streams import ensure_streams
 from swarmsh.bus.jetstream.subjects import COMMANDS_STREAM, SPANS_STREAM
 from tests.jetstream.burst import calls, check_exactly_once, open_motions, wait_consumers
 from tests.jetstream.helpers import start, stop, wait_until
-from tests.jetstream.servers import NatsCluster, NatsServer
+from tests.jetstream.servers import NATS_SERVER, NatsCluster, NatsServer, free_port
 
 
 @pytest.fixture
@@ -95,3 +96,50 @@ def test_killing_the_leader_during_a_burst_loses_no_acknowledged_span_or_command
     finally:
         stop(agent)
         stop(executor)
+
+
+def test_the_deployed_cluster_config_makes_a_cluster_with_r3_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deploy/nats/cluster.conf as shipped, three nodes on loopback with their own values."""
+    conf = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "cluster.conf"
+    clients, monitors, routes = ([free_port() for _ in range(3)] for _ in range(3))
+    procs = []
+    try:
+        for i in range(3):
+            env = {
+                "NATS_NAME": f"nats{i + 1}",
+                "NATS_LISTEN": f"127.0.0.1:{clients[i]}",
+                "NATS_MONITOR": f"127.0.0.1:{monitors[i]}",
+                "NATS_STORE": str(tmp_path / f"store{i}"),
+                "NATS_MAX_STORE": "4GB",  # more than the spans stream reserves (1 GiB)
+                "NATS_CLUSTER_LISTEN": f"127.0.0.1:{routes[i]}",
+                **{f"NATS_ROUTE_{j + 1}": f"nats-route://127.0.0.1:{routes[j]}" for j in range(3)},
+            }
+            log = (tmp_path / f"nats{i + 1}.log").open("ab")
+            procs.append(
+                subprocess.Popen([NATS_SERVER, "-c", str(conf)], env=env, stdout=log, stderr=log)  # noqa: S603
+            )
+        url = ",".join(f"nats://127.0.0.1:{p}" for p in clients)
+        monkeypatch.setenv("SWARMSH_NATS_REPLICAS", "3")
+        conn = NatsConnection.open(nats_settings(url), name="test")
+        try:
+            wait_until(lambda: streams_made(conn), 30, "R3 streams on the deployed cluster")
+            info = conn.run(conn.js.stream_info(SPANS_STREAM))
+            assert info.config.num_replicas == 3 and info.cluster is not None
+            members = {info.cluster.leader, *(r.name for r in info.cluster.replicas or ())}
+            assert members == {"nats1", "nats2", "nats3"}
+        finally:
+            conn.close()
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+
+
+def streams_made(conn: NatsConnection) -> bool:
+    try:
+        ensure_streams(conn)
+        return True
+    except Exception:  # the cluster is still electing its meta leader
+        return False
