@@ -51,7 +51,20 @@ def connection(name: str = "swarmsh") -> NatsConnection:
             settings = BusSettings.from_env().nats
             if settings is None:
                 raise RuntimeError("SWARMSH_BUS is not a NATS URL")
-            _connection = NatsConnection.open(settings, name=name, reconnect=_daemon)
+            if not _daemon:
+                _connection = NatsConnection.open(settings, name=name, reconnect=False)
+                return _connection
+            # a daemon waits for its servers (started later, restarting), as for a full disk
+            from swarmsh.patience import NEVER, until_done
+
+            opened: list[NatsConnection] = []
+
+            def connect() -> bool:
+                opened.append(NatsConnection.open(settings, name=name, reconnect=True))
+                return True
+
+            until_done(connect, NEVER, what=f"connect to {', '.join(settings.servers)}")
+            _connection = opened[0]
         return _connection
 
 

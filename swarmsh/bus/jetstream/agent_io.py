@@ -15,6 +15,7 @@ from swarmsh.bus.jetstream.state import KvStateStore
 from swarmsh.bus.jetstream.streams import ensure_bucket, ensure_streams
 from swarmsh.bus.jetstream.subjects import consumer_name, spans_filter, state_bucket
 from swarmsh.config import Paths
+from swarmsh.patience import NEVER, until_done
 
 
 def attach(runner: Any, paths: Paths, start: str) -> None:
@@ -22,15 +23,23 @@ def attach(runner: Any, paths: Paths, start: str) -> None:
 
     agent = runner.agent
     conn = backend.connection(f"swarmsh-{agent.name}")
-    ensure_streams(conn)
     follower = SpanConsumer(
         conn,
         consumer_name(agent.name),
         spans_filter(agent.prefix),
         DeadLetterWriter(paths.deadletter_file(agent.name)),
     )
-    store = KvStateStore(conn, ensure_bucket(conn, state_bucket(agent.name)), follower.ack_through)
-    follower.open(store.recover(), start)
+    stores: list[KvStateStore] = []
+
+    def open_all() -> bool:  # JetStream may still be electing its leaders: retried
+        ensure_streams(conn)
+        bucket = ensure_bucket(conn, state_bucket(agent.name))
+        stores[:] = [KvStateStore(conn, bucket, follower.ack_through)]
+        follower.open(stores[0].recover(), start)
+        return True
+
+    until_done(open_all, NEVER, what="open the streams, the state bucket and the consumer")
+    store = stores[0]
     runner.store = store
     runner.queue = CommandPublisher(conn)
     runner.follower = follower

@@ -73,9 +73,15 @@ class JsExecutor:
         self.backoff_base = backoff_base
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.deadletter = DeadLetterWriter(paths.deadletter_file(READER))
-        ensure_streams(conn)
-        self.ledger = KvLedger(conn, ensure_bucket(conn, LEDGER_BUCKET))
-        self._sub = conn.run(self._subscribe(), conn.settings.timeout_s * 4)
+        from swarmsh.patience import NEVER, until_done
+
+        def open_all() -> bool:  # JetStream may still be electing its leaders: retried
+            ensure_streams(conn)
+            self.ledger = KvLedger(conn, ensure_bucket(conn, LEDGER_BUCKET))
+            self._sub = conn.run(self._subscribe(), conn.settings.timeout_s * 4)
+            return True
+
+        until_done(open_all, NEVER, what="open the streams, the ledger and the consumer")
 
     async def _subscribe(self) -> Any:
         from nats.js.api import AckPolicy, ConsumerConfig
