@@ -107,3 +107,48 @@ def test_kill_at_each_commit_instant_applies_once(
         assert all(s["status"] == "OK" for s in iterations), "a state change applied twice"
     finally:
         stop(agent)
+
+
+def test_agent_and_executor_started_before_the_server_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Daemons started first (a host booting, the server restarting) wait for it, then work."""
+    from swarmsh.bus import backend
+    from swarmsh.bus.jetstream.settings import BusSettings
+    from tests.jetstream.servers import NatsServer
+
+    server = NatsServer(tmp_path / "late-store")
+    monkeypatch.setenv("SWARMSH_BUS", server.url)
+    monkeypatch.setenv("SWARMSH_NATS_TIMEOUT_S", "1")
+    home = tmp_path / "home"
+    daemons = [
+        start("swarmsh.agents.roberts", home, tmp_path / "roberts.log"),
+        start("swarmsh.executor", home, tmp_path / "executor.log"),
+    ]
+    try:
+        wait_until(lambda: "retrying" in (tmp_path / "roberts.log").read_text(), 20, "a retry")
+        assert all(d.poll() is None for d in daemons)
+        server.start()
+        backend.close_connection()
+        settings = BusSettings.from_env().nats
+        assert settings is not None
+        conn = NatsConnection.open(settings, name="test")
+        try:
+            ids = write_spans(home / "unused", motion_cycle("late", "late-meeting", 1, "t"))
+            called = command_id("roberts", ids[0], "call-to-order")
+            wait_until(
+                lambda: any(
+                    s["attributes"].get("swarm.command.id") == called
+                    and s["name"] == "swarmsh.roberts.call-to-order"
+                    for s in spans(conn)
+                ),
+                30,
+                "the meeting called to order by the executor",
+            )
+        finally:
+            conn.close()
+    finally:
+        for daemon in daemons:
+            stop(daemon)
+        server.kill()
+        backend.close_connection()
