@@ -62,21 +62,29 @@ class StreamReader:
         return await self._conn.js.pull_subscribe_bind(self._name, self._stream)
 
     def poll(self, timeout: float, batch: int = BATCH) -> list[tuple[int, bytes]]:
-        """The next messages (at most `batch`), waiting up to `timeout` for the first one."""
+        """The next messages (at most `batch`), waiting up to `timeout` for the first one.
+
+        A pull for many waits until it has them all or its time is up, so the first message
+        is pulled alone (it returns as it arrives) and what is pending then in one batch."""
 
         async def _fetch() -> list[tuple[int, bytes]]:
             import nats.errors
 
             try:
-                msgs = await self._sub.fetch(batch, timeout=max(timeout, 0.01))
+                msgs = await self._sub.fetch(1, timeout=max(timeout, 0.01))
             except nats.errors.TimeoutError:
                 self.caught_up = True
                 return []
+            if msgs[-1].metadata.num_pending and batch > 1:
+                try:  # they are there: the first probe returns them at once
+                    msgs += await self._sub.fetch(batch - 1, timeout=1.0)
+                except nats.errors.TimeoutError:
+                    pass  # taken meanwhile? then next time
             out = [(int(m.metadata.sequence.stream), m.data) for m in msgs]
             self.caught_up = msgs[-1].metadata.num_pending == 0
             return out
 
-        got = self._conn.run(_fetch(), timeout=timeout + self._conn.settings.timeout_s + 1)
+        got = self._conn.run(_fetch(), timeout=timeout + self._conn.settings.timeout_s + 2)
         if got:
             self.next_seq = got[-1][0] + 1
         return got
