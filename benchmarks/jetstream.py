@@ -108,6 +108,10 @@ class CallWatcher:
         self.conn.close()
 
 
+def _has(trace_id: str) -> Callable[[dict[str, float]], bool]:
+    return lambda seen: trace_id in seen
+
+
 def _stats(latencies_ms: list[float]) -> dict[str, Any]:
     latencies_ms.sort()
     return {
@@ -133,7 +137,7 @@ def hops_nats(count: int, warmup: int = 10) -> dict[str, Any]:
             try:
                 for i in range(count + warmup):
                     trace_id, end = _open(telemetry, i, "h")
-                    watcher.wait(lambda seen, t=trace_id: t in seen, 10)
+                    watcher.wait(_has(trace_id), 10)
                     if i >= warmup:
                         latencies.append((watcher.seen[trace_id] - end) * 1000)
             finally:

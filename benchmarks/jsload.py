@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -118,7 +119,8 @@ def agent_drain_seconds(home: Path, last_relevant: int) -> tuple[float, int]:
     stop = threading.Event()
     handled = 0
     began = time.perf_counter()
-    while runner.follower.position.seq < last_relevant:
+    follower: Any = runner.follower  # on JetStream: its position is a stream sequence
+    while follower.position.seq < last_relevant:
         items = runner.follower.poll(1.0)
         if items:
             handled += len(items)
