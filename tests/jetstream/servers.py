@@ -36,6 +36,7 @@ class NatsServer:
         cluster: str | None = None,
         cluster_port: int | None = None,
         routes: tuple[int, ...] = (),
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.store = store
         self.name = name
@@ -44,16 +45,19 @@ class NatsServer:
         self.cluster = cluster
         self.cluster_port = cluster_port
         self.routes = routes
+        self.tls = tls  # (certificate, key): clients must speak TLS
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = store.parent / f"{name}.log"
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
         args = [NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", str(self.port)]
         args += ["-m", str(self.monitor_port), "-sd", str(self.store), "-n", self.name]
+        if self.tls:
+            args += ["--tls", "--tlscert", str(self.tls[0]), "--tlskey", str(self.tls[1])]
         if self.cluster:
             args += ["--cluster_name", self.cluster]
             args += ["--cluster", f"nats://127.0.0.1:{self.cluster_port}"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from swarmsh.bus.jetstream.connection import NatsConnection
+from swarmsh.bus.jetstream.settings import NatsSettings
 from swarmsh.bus.jetstream.subjects import SPANS_STREAM
 from swarmsh.errors import EXIT_BUS_UNWRITABLE
 from tests.conftest import run_cli
@@ -127,3 +128,64 @@ def test_file_bus_cli_does_not_import_nats(tmp_path: Path) -> None:
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert "swarmsh.cli" in imported
     assert not {m for m in imported if m.split(".")[0] in ("nats", "asyncio")}
+
+
+def test_tls_servers_verified_by_the_configured_ca(tmp_path: Path) -> None:
+    """tls:// with SWARMSH_NATS_TLS_CA: the CLI publishes over TLS (through nats-py on a fresh
+    server, through quickpub after); a server its CA does not vouch for is refused (exit 3)."""
+    import shutil
+
+    import pytest
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    server = NatsServer(tmp_path / "tls-store", tls=(cert, key)).start()
+    try:
+        env = {"SWARMSH_BUS": server.url, "SWARMSH_NATS_TLS_CA": str(cert)}
+        for motion in ("t1", "t2"):
+            done = run_cli(tmp_path / "home", env, "roberts", "open", motion, "--meeting", "m")
+            assert done.returncode == 0, done.stderr
+        untrusted = run_cli(
+            tmp_path / "home",
+            {"SWARMSH_BUS": server.url},
+            "roberts",
+            "open",
+            "t3",
+            "--meeting",
+            "m",
+        )
+        assert untrusted.returncode == EXIT_BUS_UNWRITABLE, untrusted.stderr
+        settings = NatsSettings(servers=(server.url,), tls_ca=cert)
+        with NatsConnection.open(settings, name="test") as conn:
+            names = [
+                orjson.loads(m.data)["attributes"]["roberts.motion_id"]
+                for m in stream_messages(conn)
+            ]
+        assert names == ["t1", "t2"]
+    finally:
+        server.kill()

@@ -61,7 +61,8 @@ class _Wire:
         return data
 
 
-def _connect(settings: NatsSettings, deadline: float) -> socket.socket:
+def _connect(settings: NatsSettings, deadline: float) -> tuple[socket.socket, str]:
+    """A connection to the first server that answers, and its host name (for TLS)."""
     errors = []
     for url in settings.servers:
         parts = urlsplit(url)
@@ -74,7 +75,7 @@ def _connect(settings: NatsSettings, deadline: float) -> socket.socket:
             errors.append(f"{parts.hostname}:{parts.port}: {exc.strerror or exc}")
             continue
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
+        return sock, parts.hostname or ""
     raise BusWriteError(f"cannot reach NATS ({'; '.join(errors)})")
 
 
@@ -94,7 +95,7 @@ def quick_publish(
 ) -> None:
     """Publish and wait for every acknowledgement; `BusWriteError` (or `NoStream`) if not."""
     deadline = time.monotonic() + settings.timeout_s
-    sock = _connect(settings, deadline)
+    sock, host = _connect(settings, deadline)
     try:
         wire = _Wire(sock, deadline)
         head = wire.line()
@@ -102,7 +103,7 @@ def quick_publish(
             raise BusWriteError("not a NATS server")
         info = orjson.loads(head[5:])
         if info.get("tls_required") or settings.tls:
-            sock = _tls(sock, settings, urlsplit(settings.servers[0]).hostname or "")
+            sock = _tls(sock, settings, host)
             wire.sock = sock
         inbox = "_INBOX." + os.urandom(12).hex()
         connect = {
