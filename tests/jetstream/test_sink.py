@@ -75,6 +75,18 @@ def test_cli_publishes_without_nats_py_once_the_streams_exist(
     assert len(stream_messages(nats_conn, SPANS_STREAM)) == 2
 
 
+def test_a_dead_server_first_in_the_list_is_passed_over(
+    tmp_path: Path, nats_server: NatsServer, nats_conn: NatsConnection
+) -> None:
+    from tests.jetstream.servers import free_port
+
+    env = {"SWARMSH_BUS": f"nats://127.0.0.1:{free_port()},{nats_server.url}"}
+    for motion in ("d1", "d2"):  # nats-py (a fresh server), then quickpub
+        done = run_cli(tmp_path / "home", env, "roberts", "open", motion, "--meeting", "m")
+        assert done.returncode == 0, done.stderr
+    assert len(stream_messages(nats_conn, SPANS_STREAM)) == 2
+
+
 def test_unacknowledged_span_fails_the_command(
     tmp_path: Path, nats_env: dict[str, str], nats_server: NatsServer
 ) -> None:

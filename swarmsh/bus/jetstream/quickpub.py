@@ -24,6 +24,7 @@ from swarmsh.bus.jetstream.settings import NatsSettings
 from swarmsh.errors import BusWriteError
 
 MAX_LINE = 1 << 16  # INFO and control lines; payloads are read by their announced length
+MAX_REPLY = 1 << 16  # an acknowledgement is a few dozen bytes
 
 
 class NoStream(BusWriteError):
@@ -55,6 +56,8 @@ class _Wire:
         return line
 
     def exactly(self, size: int) -> bytes:
+        if not 0 <= size <= MAX_REPLY:
+            raise BusWriteError(f"NATS announced a reply of {size} bytes")
         while len(self.buffer) < size + 2:
             self._fill()
         data, self.buffer = self.buffer[:size], self.buffer[size + 2 :]
