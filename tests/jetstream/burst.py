@@ -13,7 +13,6 @@ from swarmsh.bus import backend
 from swarmsh.bus.jetstream.connection import NatsConnection
 from swarmsh.bus.jetstream.subjects import COMMANDS_STREAM, EXECUTOR_CONSUMER
 from swarmsh.errors import BusWriteError
-from tests.agents.helpers import write_spans
 from tests.jetstream.helpers import commands_executed, settled, spans, wait_until
 
 CALL = "swarmsh.roberts.call-to-order"
@@ -30,14 +29,24 @@ def opening(motion: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def open_motions(home: Path, motions: list[str]) -> list[str]:
-    """Publish each motion's open as a CLI would; the motions whose span was acknowledged."""
+    """Publish each motion's open as a CLI would (one span, one acknowledged publication);
+    the motions whose span was acknowledged (a CLI without its ack exits 3)."""
+    from swarmsh.telemetry import setup_telemetry
+
     acked = []
     for motion in motions:
+        telemetry = setup_telemetry("swarmsh-cli", home / "unused", otlp=False, console=False)
         try:
-            write_spans(home / "unused", opening(motion))
+            ((name, attrs),) = opening(motion)
+            attrs = {"swarm.agent": "roberts", "swarm.trigger": "open", **attrs}
+            with telemetry.tracer.start_as_current_span(name, attributes=attrs):
+                pass
+            telemetry.flush_bus(keep_on_error=False)
             acked.append(motion)
         except BusWriteError:
-            backend.close_connection()  # a CLI gives up its connection with its exit 3
+            backend.close_connection()  # as the CLI's exit drops its connection
+        finally:
+            telemetry.shutdown()
     backend.close_connection()
     return acked
 
