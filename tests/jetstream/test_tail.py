@@ -145,3 +145,14 @@ def test_trace_by_id_and_last_within_the_scan(
     beyond = swarmsh(home, {}, "trace", trace_id, "--scan", "1500")
     assert beyond.returncode == 1
     assert f"trace {trace_id} is not on the bus" in beyond.stderr
+
+
+def test_on_a_fresh_server_tail_shows_nothing_and_trace_finds_nothing(
+    home: Path, nats_server: NatsServer, nats_env: dict[str, str]
+) -> None:
+    shown = swarmsh(home, {}, "tail", "-n", "5")
+    assert (shown.returncode, shown.stdout, shown.stderr) == (0, "", "")
+    missing = swarmsh(home, {}, "trace", "ab" * 16)
+    assert missing.returncode == 1 and "is not on the bus" in missing.stderr
+    last = swarmsh(home, {}, "trace", "--last")
+    assert last.returncode == 1 and "no matching span on the bus" in last.stderr

@@ -22,10 +22,19 @@ IDLE_FORGET_S = 30.0  # the server drops a reader's consumer this long after its
 
 
 def stream_bounds(conn: NatsConnection, stream: str = SPANS_STREAM) -> tuple[int, int]:
-    """(first, last) sequence of the stream; (1, 0) when it holds nothing."""
-    info = conn.run(conn.js.stream_info(stream))
-    state = info.state
-    return (int(state.first_seq), int(state.last_seq)) if state.messages else (1, 0)
+    """(first, last) sequence of the stream; (1, 0) when it holds nothing (or is not there
+    yet: nothing was ever published on this server)."""
+
+    async def _bounds() -> tuple[int, int]:
+        from nats.js.errors import NotFoundError
+
+        try:
+            state = (await conn.js.stream_info(stream)).state
+        except NotFoundError:
+            return 1, 0
+        return (int(state.first_seq), int(state.last_seq)) if state.messages else (1, 0)
+
+    return conn.run(_bounds())
 
 
 class StreamReader:
@@ -58,7 +67,17 @@ class StreamReader:
             inactive_threshold=IDLE_FORGET_S,
             mem_storage=True,
         )
-        await self._conn.js.add_consumer(self._stream, config)
+        from nats.js.errors import NotFoundError
+
+        try:
+            await self._conn.js.add_consumer(self._stream, config)
+        except NotFoundError:  # a fresh server: the stream every producer creates
+            from swarmsh.bus.jetstream.streams import stream_configs
+
+            for stream_config in stream_configs(self._conn):
+                if stream_config.name == self._stream:
+                    await self._conn.js.add_stream(stream_config)
+            await self._conn.js.add_consumer(self._stream, config)
         return await self._conn.js.pull_subscribe_bind(self._name, self._stream)
 
     def poll(self, timeout: float, batch: int = BATCH) -> list[tuple[int, bytes]]:
