@@ -13,13 +13,16 @@ from typing import Any
 import pytest
 
 from swarmsh.bus.jetstream.subjects import SPANS_STREAM
-from tests.e2e.swarm import PROGRAMS, Checkout, alive, checkout
+from tests.e2e.swarm import PROGRAMS, REPO, Checkout, alive, checkout
 from tests.jetstream.servers import NATS_SERVER, free_port
 
 pytestmark = pytest.mark.skipif(not os.path.exists(NATS_SERVER), reason="no nats-server")
 
 
 def local_env(co: Checkout) -> dict[str, str]:
+    """The environment for a local server, and the checkout's deploy/ (supervisord.conf
+    includes the `nats` program from there)."""
+    (co.base / "deploy").symlink_to(REPO / "deploy")
     return {
         **co.env,
         "SWARMSH_BUS": f"nats://127.0.0.1:{free_port()}",

@@ -61,7 +61,6 @@ def test_supervisord_conf_has_only_an_owner_only_unix_socket() -> None:
     assert sorted(programs) == [
         "program:executor",
         "program:lean",
-        "program:nats",  # the local nats-server: autostart=false, started by `up` when asked
         "program:receiver",
         "program:roberts",
         "program:rules",
