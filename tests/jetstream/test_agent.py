@@ -152,3 +152,19 @@ def test_agent_and_executor_started_before_the_server_wait_for_it(
             stop(daemon)
         server.kill()
         backend.close_connection()
+
+
+def test_finished_entities_are_forgotten_after_the_retention(nats_conn: NatsConnection) -> None:
+    from swarmsh.agents.base import EntityState
+    from swarmsh.bus.jetstream.state import KvStateStore
+    from swarmsh.bus.jetstream.streams import ensure_bucket
+
+    acked: list[int] = []
+    store = KvStateStore(nats_conn, ensure_bucket(nats_conn, "swarmsh-state-t"), acked.append)
+    updates = {"motion:a": EntityState("PASSED"), "motion:b": EntityState("OPEN")}
+    store.commit("t", {"seq": 7}, updates, frozenset({"PASSED"}))
+    assert acked == [7]
+    assert store.recover() == 7
+    assert store.prune(0.0) == 0  # not older than the epoch: kept
+    assert store.prune(2**32) == 1  # finished: forgotten; open ones stay
+    assert set(store.get(["motion:a", "motion:b"])) == {"motion:b"}

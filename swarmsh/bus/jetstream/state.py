@@ -12,6 +12,7 @@ so a state change is applied at most once.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -33,8 +34,11 @@ def entity_key(key: str) -> str:
     return "e." + base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
-def _encode(state: EntityState) -> dict[str, Any]:
-    return {"state": state.state, "data": dict(state.data)}
+def _encode(state: EntityState, final_at: float | None = None) -> dict[str, Any]:
+    value: dict[str, Any] = {"state": state.state, "data": dict(state.data)}
+    if final_at is not None:  # a finished entity, forgotten after the retention (`prune`)
+        value["final_at"] = final_at
+    return value
 
 
 def _decode(value: Mapping[str, Any]) -> EntityState:
@@ -100,7 +104,9 @@ class KvStateStore:
         """Journal, entity keys, then acknowledge (see the module's docstring). The commands
         were published (and de-duplicate by id) before: there is no emitted-ids table."""
         seq = int(position["seq"])
-        encoded = {k: _encode(s) for k, s in updates.items()}
+        now = time.time()
+        final = frozenset(final_states)
+        encoded = {k: _encode(s, now if s.state in final else None) for k, s in updates.items()}
         journal = orjson.dumps({"seq": seq, "updates": encoded})
         failpoint("agent-before-journal")  # commands and spans are out, the state is not
         self.conn.run(self.kv.put(JOURNAL, journal))
@@ -111,7 +117,31 @@ class KvStateStore:
         self.on_commit(seq)
 
     def prune(self, older_than: float) -> int:
-        return 0  # finished entities stay in the bucket (see the README's gaps)
+        """Forget entities that reached a final state before `older_than` (one pass over the
+        bucket's keys: the runner calls this once a minute when idle)."""
+
+        async def _prune() -> int:
+            from nats.js.errors import KeyNotFoundError, NoKeysError
+
+            try:
+                keys = await self.kv.keys()
+            except NoKeysError:
+                return 0
+            removed = 0
+            for key in keys:
+                if not key.startswith("e."):
+                    continue
+                try:
+                    entry = await self.kv.get(key)
+                except KeyNotFoundError:
+                    continue
+                final_at = orjson.loads(entry.value or b"{}").get("final_at")
+                if isinstance(final_at, int | float) and final_at < older_than:
+                    await self.kv.purge(key)
+                    removed += 1
+            return removed
+
+        return self.conn.run(_prune(), timeout=self.conn.settings.timeout_s * 20 + 10)
 
     def close(self) -> None:
         pass
