@@ -377,7 +377,7 @@ def main() -> None:
     from swarmsh.daemon import run_daemon
 
     if backend.is_nats():  # JetStream: any number of executors share the commands stream
-        from swarmsh.bus.jetstream.executor import main as jetstream_main
+        from swarmsh.bus.jetstream.executor_main import main as jetstream_main
 
         jetstream_main()
         return

@@ -172,6 +172,11 @@ class JsExecutor:
             failpoint("executor-before-flush")
             if run.outcome == EXECUTED:
                 self._record(command, claim, msg, L.EXECUTED, lines, attempts=attempt)
+                if run.cli_span_end is not None:
+                    self.telemetry.instruments.loop_duration.record(
+                        max((run.cli_span_end - command.source.end) * 1000.0, 0.0),
+                        {attr.SWARM_COMMAND: command.command, attr.SWARM_AGENT: command.agent},
+                    )
                 return
             if run.outcome == REFUSED:
                 self._refuse(command, claim, msg, run.error, lines)
@@ -285,49 +290,3 @@ class JsExecutor:
             self.conn.run(self._sub.unsubscribe(), 2.0)
         except Exception as exc:  # closing: the server forgets the subscription anyway
             _log.debug("unsubscribe: %s", exc)
-
-
-ENV_INSTANCE = "SWARMSH_EXECUTOR_ID"  # several executors on one home: one id each
-
-
-def instance_name() -> str:
-    """`executor`, or `executor-<id>`: the instance lock's and the log's name."""
-    from swarmsh.errors import ConfigError
-
-    raw = os.environ.get(ENV_INSTANCE, "").strip()
-    if not raw:
-        return READER
-    if not (len(raw) <= 32 and raw.replace("-", "").replace("_", "").isalnum() and raw.isascii()):
-        raise ConfigError(f"{ENV_INSTANCE} must be 1 to 32 of [A-Za-z0-9_-]")
-    return f"{READER}-{raw}"
-
-
-def main() -> None:
-    """`python -m swarmsh.executor` with SWARMSH_BUS set to NATS servers."""
-    from swarmsh.bus import backend
-    from swarmsh.config import ENV_MAX_DEPTH, env_float, env_int
-    from swarmsh.daemon import run_daemon
-    from swarmsh.executor.runner import (
-        DEFAULT_MAX_ATTEMPTS,
-        DEFAULT_MAX_DEPTH,
-        ENV_BACKOFF_BASE,
-        ENV_MAX_ATTEMPTS,
-    )
-
-    backend.as_daemon()
-    try:
-        name = instance_name()
-    except Exception as exc:
-        raise SystemExit(f"swarmsh-executor: {exc}") from None
-
-    def make(paths: Paths, telemetry: Telemetry, start: str) -> JsExecutor:
-        return JsExecutor(
-            paths,
-            telemetry,
-            backend.connection(f"swarmsh-{name}"),
-            max_depth=env_int(ENV_MAX_DEPTH, DEFAULT_MAX_DEPTH, minimum=0),
-            max_attempts=env_int(ENV_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, minimum=1),
-            backoff_base=env_float(ENV_BACKOFF_BASE, 0.2, minimum=0),
-        )
-
-    run_daemon(name, make, start_help="the shared consumer's position (--from is ignored)")

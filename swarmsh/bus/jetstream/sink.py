@@ -110,7 +110,10 @@ def publish(messages: Sequence[Message], stream: str) -> None:
     from swarmsh.bus.jetstream.connection import NatsUnavailable
     from swarmsh.bus.jetstream.streams import ensure_streams
 
-    conn = backend.connection()
+    try:
+        conn = backend.connection()
+    except RuntimeError as exc:  # SWARMSH_BUS changed under us (a test's environment)
+        raise BusWriteError(str(exc)) from None
     try:
         conn.publish_all(messages, stream=stream)
     except NatsUnavailable:
