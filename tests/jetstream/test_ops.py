@@ -82,3 +82,27 @@ def test_a_local_server_is_refused_for_a_file_bus_or_a_remote_url(tmp_path: Path
             refused = co.run("up", env=env)
             assert refused.returncode != 0 and why in refused.stderr, refused.stderr
             assert co.supervisord_pid() is None  # nothing was started
+
+
+def test_the_local_servers_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from swarmsh.bus.jetstream.localserver import LocalServer
+    from swarmsh.errors import ConfigError
+
+    monkeypatch.setenv("SWARMSH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SWARMSH_BUS", "nats://127.0.0.1:4333,nats://10.0.0.2:4222")
+    server = LocalServer.from_env()
+    assert server.argv()[1:] == [
+        "-js", "-sd", str(tmp_path / "home" / "nats"), "-a", "127.0.0.1", "-p", "4333",
+        "-n", "swarmsh-local",
+    ]  # fmt: skip
+    monkeypatch.setenv("SWARMSH_NATS_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("SWARMSH_BUS", "nats://[::1]:4444")
+    assert LocalServer.from_env().argv()[3:7] == [str(tmp_path / "store"), "-a", "::1", "-p"]
+    for bus in ("tls://127.0.0.1:4222", "nats://0.0.0.0:4222", "nats://example.com:4222"):
+        monkeypatch.setenv("SWARMSH_BUS", bus)
+        with pytest.raises(ConfigError, match="loopback"):
+            LocalServer.from_env()
+    monkeypatch.setenv("SWARMSH_BUS", "nats://127.0.0.1:4222")
+    monkeypatch.setenv("SWARMSH_NATS_SERVER_BIN", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="no nats-server executable"):
+        LocalServer.from_env()

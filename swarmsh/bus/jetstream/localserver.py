@@ -93,6 +93,8 @@ def store_dir() -> Path:
 
 def find_binary() -> Path:
     raw = os.environ.get(ENV_SERVER_BIN, "").strip()
+    if len(raw) > 4096 or "\x00" in raw:
+        raise ConfigError(f"{ENV_SERVER_BIN} is not a usable path")
     found = raw or shutil.which("nats-server") or _FALLBACK_BIN
     path = Path(found)
     if not (path.is_file() and os.access(path, os.X_OK)):
