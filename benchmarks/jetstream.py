@@ -2,7 +2,7 @@
 large stream at 2 % relevance, and the end-to-end rate of commands executed with one and two
 executors (JetStream only: the file bus's queue has one executor per home by design).
 
-python -m benchmarks.jetstream [--quick] [--out FILE]   (not part of `make bench`)
+python -m benchmarks.jetstream [--quick | --smoke] [--out FILE]   (not part of `make bench`)
 
 Each JetStream figure runs against its own `nats-server -js` on a loopback port with a
 temporary store (R1, file storage); every process is real (agent, executors as daemons), and
@@ -33,7 +33,8 @@ from benchmarks.jsload import (
     wait_consumers,
 )
 
-SIZES = {"quick": (50, 100_000, 100), "full": (200, 1_000_000, 500)}  # hops, stream, commands
+# hops, stream spans, commands
+SIZES = {"smoke": (5, 5_000, 20), "quick": (50, 100_000, 100), "full": (200, 1_000_000, 500)}
 OPEN = "swarmsh.roberts.open"
 CALL = "swarmsh.roberts.call-to-order"
 
@@ -260,10 +261,11 @@ def run(mode: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it run?")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
-    results = run("quick" if args.quick else "full")
+    results = run("smoke" if args.smoke else "quick" if args.quick else "full")
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +108,27 @@ def test_the_local_servers_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setenv("SWARMSH_NATS_SERVER_BIN", str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="no nats-server executable"):
         LocalServer.from_env()
+
+
+def test_the_jetstream_benchmark_runs(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.jetstream", "--smoke", "--out", str(out)],
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SWARMSH_")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    for bus in ("file", "jetstream"):
+        assert figures[bus]["hops"]["hops"] == 5 and figures[bus]["hops"]["median_ms"] > 0
+        assert figures[bus]["agent"]["stream_spans_per_s"] > 0
+        assert figures[bus]["commands_1_executor"]["per_s"] > 0
+    from benchmarks.workloads import make_bus
+
+    bus = make_bus(tmp_path / "same.jsonl", 5_000, agent_share=0.02)  # the benchmark's stream
+    relevant = bus.read_bytes().count(b'"name":"swarmsh.roberts.')
+    assert figures["jetstream"]["agent"]["handled"] == relevant  # the server skipped the rest
+    assert figures["jetstream"]["commands_2_executors"]["executors"] == 2
