@@ -14,12 +14,13 @@ def add_nats_state(report: dict[str, Any]) -> None:
     """Put the streams into `report["bus"]` and each reader's consumer lag into its entry
     (`lag_lines` is then messages, as `problems_of` judges it); unreachable: `bus_error`."""
     from swarmsh.bus import backend
-    from swarmsh.bus.jetstream.inspect import bus_state
+    from swarmsh.bus.jetstream.inspect import bus_state, entity_states
     from swarmsh.errors import SwarmshError
 
     try:
         conn = backend.connection("swarmsh-status")
         state = bus_state(conn)
+        entities = {agent: entity_states(conn, agent) for agent in report["agents"]}
     except SwarmshError as exc:
         report["bus_error"] = f"JetStream: {exc}"
         return
@@ -37,6 +38,8 @@ def add_nats_state(report: dict[str, Any]) -> None:
         info["checkpoint"] = consumer.get("ack_floor")
         info["lag_lines"] = consumer.get("lag_messages")
         info["lag_bytes"] = None
+        if name in entities:
+            info["entities"] = entities[name]
 
 
 def print_reader(name: str, info: dict[str, Any]) -> None:
@@ -47,6 +50,9 @@ def print_reader(name: str, info: dict[str, Any]) -> None:
     lag = f"lag {info['lag_messages']} messages ({new} new, {unacked} unacked)"
     where = f"{info['stream']}/{info['consumer']}"
     click.echo(f"  {name:<9} {where}  acked through {info['ack_floor']}  {lag}")
+    if info.get("entities"):
+        states = ", ".join(f"{k}={v}" for k, v in sorted(info["entities"].items()))
+        click.echo(f"            entities {states}")
     if info.get("counters"):
         counters = ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items()))
         click.echo(f"            counters {counters}")

@@ -8,7 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from swarmsh.bus.jetstream.subjects import COMMANDS_STREAM, SPANS_STREAM, spans_filter
+import orjson
+
+from swarmsh.bus.jetstream.state import entity_key
+from swarmsh.bus.jetstream.streams import ensure_bucket
+from swarmsh.bus.jetstream.subjects import COMMANDS_STREAM, SPANS_STREAM, spans_filter, state_bucket
 from tests.conftest import run_cli as swarmsh
 from tests.jetstream.servers import NatsServer
 from tests.jetstream.streamread import connect
@@ -48,6 +52,14 @@ def test_lag_is_each_consumers_pending_and_the_streams_are_shown(
                     await msg.ack_sync()  # the third stays delivered, unacknowledged
 
         conn.run(consume_two())
+        kv = ensure_bucket(conn, state_bucket("roberts"))  # the agent's entities, as it stores them
+        for key, state in (
+            ("motion:a", "SECONDED"),
+            ("motion:b", "SECONDED"),
+            ("meeting:g", "IN_SESSION"),
+        ):
+            conn.run(kv.put(entity_key(key), orjson.dumps({"state": state, "data": {}})))
+        conn.run(kv.put("_journal", orjson.dumps({"seq": 2, "updates": {}})))
     finally:
         conn.close()
 
@@ -56,6 +68,8 @@ def test_lag_is_each_consumers_pending_and_the_streams_are_shown(
     roberts = report["agents"]["roberts"]
     assert (roberts["pending"], roberts["ack_pending"], roberts["lag_lines"]) == (2, 1, 3)
     assert roberts["checkpoint"] == 2  # acknowledged through stream sequence 2
+    assert roberts["entities"] == {"SECONDED": 2, "IN_SESSION": 1}
+    assert "entities IN_SESSION=1, SECONDED=2" in text
     assert "error" in report["agents"]["scrum"]  # never started: no consumer yet
     spans = report["bus"]["streams"][SPANS_STREAM]
     assert (spans["messages"], spans["first_seq"], spans["last_seq"]) == (6, 1, 6)

@@ -14,9 +14,11 @@ from swarmsh.bus.jetstream.subjects import (
     EXECUTOR_CONSUMER,
     SPANS_STREAM,
     consumer_name,
+    state_bucket,
 )
 
 AGENTS = ("roberts", "scrum", "lean", "rules")
+MAX_ENTITIES = 100_000  # entities read at most per agent for `status`
 # reader (as `swarmsh status` names it) -> (stream, durable consumer)
 CONSUMERS: dict[str, tuple[str, str]] = {
     **{agent: (SPANS_STREAM, consumer_name(agent)) for agent in AGENTS},
@@ -80,6 +82,45 @@ def bus_state(conn: NatsConnection) -> dict[str, Any]:
         return {"streams": streams, "consumers": consumers}
 
     return conn.run(_all(), timeout=conn.settings.timeout_s * 4)
+
+
+def entity_states(conn: NatsConnection, agent: str, limit: int = MAX_ENTITIES) -> dict[str, int]:
+    """How many of `agent`'s entities are in each state: its bucket keeps one value per key
+    (history 1), so reading the bucket's stream once gives every entity's current state."""
+    import orjson
+
+    from swarmsh.bus.jetstream.scan import StreamReader
+
+    bucket = state_bucket(agent)
+
+    async def _exists() -> bool:
+        from nats.js.errors import NotFoundError
+
+        try:
+            await conn.js.stream_info(f"KV_{bucket}")
+        except NotFoundError:
+            return False
+        return True
+
+    counts: dict[str, int] = {}
+    if not conn.run(_exists()):
+        return counts
+    reader = StreamReader(conn, 1, subject=f"$KV.{bucket}.e.>", stream=f"KV_{bucket}")
+    try:
+        read = 0
+        while read < limit and (batch := reader.poll(0.2)):
+            read += len(batch)
+            for _seq, data in batch:
+                try:
+                    state = str(orjson.loads(data)["state"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a deleted key, or not an entity: not counted
+                counts[state] = counts.get(state, 0) + 1
+            if reader.caught_up:
+                break
+    finally:
+        reader.close()
+    return counts
 
 
 def missing_consumers(conn: NatsConnection, readers: tuple[str, ...]) -> list[str]:
