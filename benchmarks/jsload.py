@@ -27,9 +27,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a live process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def nats_server(tmp: Path) -> Iterator[str]:
-    """`nats-server -js` on a loopback port with its store in `tmp`; its client URL."""
+def nats_server(tmp: Path) -> Iterator[tuple[str, int]]:
+    """`nats-server -js` on a loopback port with its store in `tmp`; its URL and pid."""
     binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
     port, monitor = _free_port(), _free_port()
     argv = [binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor)]
@@ -48,7 +54,7 @@ def nats_server(tmp: Path) -> Iterator[str]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("nats-server did not start") from None
                 time.sleep(0.05)
-        yield f"nats://127.0.0.1:{port}"
+        yield f"nats://127.0.0.1:{port}", proc.pid
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)

@@ -126,9 +126,11 @@ def test_the_jetstream_benchmark_runs(tmp_path: Path) -> None:
         assert figures[bus]["hops"]["hops"] == 5 and figures[bus]["hops"]["median_ms"] > 0
         assert figures[bus]["agent"]["stream_spans_per_s"] > 0
         assert figures[bus]["commands_1_executor"]["per_s"] > 0
+        assert figures[bus]["drain_1_executor"]["per_s"] > 0
     from benchmarks.workloads import make_bus
 
     bus = make_bus(tmp_path / "same.jsonl", 5_000, agent_share=0.02)  # the benchmark's stream
     relevant = bus.read_bytes().count(b'"name":"swarmsh.roberts.')
     assert figures["jetstream"]["agent"]["handled"] == relevant  # the server skipped the rest
     assert figures["jetstream"]["commands_2_executors"]["executors"] == 2
+    assert figures["jetstream"]["drain_2_executors"]["per_s"] > 0
