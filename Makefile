@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint bench bench-full semconv up down clean
+.PHONY: run test test-slow lint bench bench-full semconv up down clean nats-server
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,13 +22,19 @@ bytecode: $(STAMP)
 run: bytecode
 	$(VENV)/bin/swarmsh demo
 
-test: bytecode
+# The JetStream tests start their own nats-server (Debian's package) on loopback ports.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+nats-server:
+	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y nats-server)
+
+test: bytecode nats-server
 	$(PY) -m ruff check swarmsh tests benchmarks
 	$(PY) -m ruff format --check swarmsh tests benchmarks
 	$(PY) -m mypy swarmsh
 	$(PY) -m pytest
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) nats-server
 	SWARMSH_SLOW=1 $(PY) -m pytest -m slow
 
 bench: $(STAMP)

@@ -192,9 +192,11 @@ def run_daemon(
     @click.option("--console", is_flag=True, default=None, help="Also print spans on stdout.")
     @click.option("--otlp/--no-otlp", default=None, help="Export metrics over OTLP.")
     def command(home: str | None, start: str, console: bool | None, otlp: bool | None) -> None:
+        from swarmsh.bus import backend
         from swarmsh.telemetry import setup_telemetry
 
         configure_logging(name)
+        backend.as_daemon()  # on JetStream: one connection that reconnects, kept for good
         paths = Paths.from_home(home)
         lock = InstanceLock(paths.state, name)
         telemetry = None

@@ -22,7 +22,9 @@ PROGRAMS = ("roberts", "scrum", "lean", "executor", "receiver", "rules", "shippe
 # The daemons that follow a file and commit where they start (the receiver follows nothing).
 READERS = ("roberts", "scrum", "lean", "executor", "rules", "shipper")
 GROUP = "swarm"
+LOCAL_NATS = "nats"  # the local nats-server's program: started by `up` only when asked
 RUNNING = "RUNNING"
+STOPPED = "STOPPED"
 HOME_RECORD = "swarm.json"  # in var/: the home the running supervisord's daemons use
 # supervisord stops its children in parallel, each within stopwaitsecs (10 s), then exits.
 DEFAULT_STOP_TIMEOUT_S = 60.0
@@ -178,10 +180,13 @@ class SupervisorClient:
         return pid if pid_alive(pid) and is_supervisord(pid) else None
 
     def processes(self) -> list[ProcessInfo]:
+        """The swarm's daemons, and any other program (the local nats-server) once started:
+        one that is STOPPED outside the swarm's group was never asked for (autostart=false)."""
         try:
             infos = self._proxy().supervisor.getAllProcessInfo()
         except (OSError, xmlrpc.client.Error) as exc:
             raise SupervisorError(f"supervisord is not reachable at {self.socket}: {exc}") from None
+        infos = [i for i in infos if i["group"] == GROUP or i["statename"] != STOPPED]
         return [
             ProcessInfo(
                 name=i["name"],
@@ -195,6 +200,20 @@ class SupervisorClient:
             )
             for i in infos
         ]
+
+    def start_program(self, name: str) -> None:
+        """Start a program that is not started with the swarm (e.g. `nats`) and return once it
+        is RUNNING (after its startsecs); already running is fine."""
+        try:
+            self._proxy().supervisor.startProcess(name, True)
+        except xmlrpc.client.Fault as exc:
+            if "ALREADY_STARTED" not in exc.faultString:
+                log = self.var / f"{name}.log"
+                raise SupervisorError(
+                    f"{name} did not start ({exc.faultString}); see {log}"
+                ) from None
+        except OSError as exc:
+            raise SupervisorError(f"supervisord is not reachable at {self.socket}: {exc}") from None
 
     def swarm_home(self) -> Path | None:
         """The home the running supervisord hands its daemons: the record `up` wrote for this

@@ -137,6 +137,10 @@ class AgentRunner:
         self.settings = settings or Settings()
         self.retention_s = retention_s
         self.reader = agent.name
+        from swarmsh.bus import backend
+
+        if backend.agent_io(self, paths, start):  # JetStream: store, queue, follower from there
+            return
         self.store = _open_store(paths.state / f"{agent.name}.db")
         self.queue = JsonlWriter(paths.queue)
         saved = self.store.load_position(self.reader)

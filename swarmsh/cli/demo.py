@@ -6,6 +6,8 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import click
 
@@ -30,6 +32,12 @@ def _span(name: str, **attrs: object) -> Callable[[SpanRecord], bool]:
 
 
 def _store_keys(state: CliState, agent: str, like: str) -> dict[str, str]:
+    from swarmsh.bus.backend import is_nats
+
+    if is_nats():  # the agent's key-value bucket
+        from swarmsh.cli.demo_nats import entity_states
+
+        return entity_states(agent, like.rstrip("%"))
     path = state.paths.state / f"{agent}.db"
     if not path.exists():
         return {}
@@ -66,6 +74,7 @@ def demo(
     state: CliState, timeout: float, sprint: int | None, config: str | None, no_start: bool
 ) -> None:
     """Run the scenario against the running swarm (starting it if needed) and show its traces."""
+    from swarmsh.bus.backend import is_nats
     from swarmsh.bus.watch import SpanWatcher
     from swarmsh.cli import cli
     from swarmsh.cli.swarm import bind_home, ensure_up
@@ -90,9 +99,16 @@ def demo(
     traces: list[str] = []
     started = time.monotonic()
     bus = state.paths.bus
+    watch: Callable[[], Any]  # a SpanWatcher, or its NATS twin
+    if is_nats():  # the spans stream in the bus's place
+        from swarmsh.cli import demo_nats
+
+        watch, spans_of = demo_nats.span_watcher, demo_nats.trace_spans
+    else:
+        watch, spans_of = partial(SpanWatcher, bus), partial(collect, bus)
 
     def step(argv: list[str], reaction: Reaction | None = None) -> str:
-        with SpanWatcher(bus) as watcher:
+        with watch() as watcher:
             cli.main(args=argv, prog_name="swarmsh", standalone_mode=False, obj=state)
             trace_id = state.last_trace_id
             if reaction is None:
@@ -192,7 +208,7 @@ def demo(
     click.echo(f"\nThe loop closed in {time.monotonic() - started:.1f}s. Its traces:\n")
     for trace_id in traces:
         click.echo(f"trace {trace_id}")
-        for line in render(build(collect(bus, trace_id))):
+        for line in render(build(spans_of(trace_id))):
             click.echo(f"  {line}")
         click.echo("")
     click.echo("Live: swarmsh tail -f   One trace: swarmsh trace TRACE_ID   Health: swarmsh status")

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from swarmsh.bus.backend import is_nats
 from swarmsh.cli.context import CliState
 from swarmsh.config import Paths
 from swarmsh.errors import EXIT_UNHEALTHY
@@ -141,6 +142,10 @@ def collect_status(state: CliState, config: str | None) -> dict[str, Any]:
     }
     report["dead_letters"] = _dead_letters(paths.deadletter)
     report["receiver"] = receiver_status(paths.state)
+    if is_nats():  # lag and bus from JetStream's consumers and streams
+        from swarmsh.cli.status_nats import add_nats_state
+
+        add_nats_state(report)
     return report
 
 
@@ -148,6 +153,8 @@ def problems_of(report: dict[str, Any], max_lag: int) -> list[str]:
     problems = []
     if "supervisor_error" in report:
         problems.append(report["supervisor_error"])
+    if "bus_error" in report:
+        problems.append(report["bus_error"])
     problems.extend(report.get("lock_problems", ()))
     for name, info in report["processes"].items():
         if info["state"] != "RUNNING":
@@ -204,6 +211,11 @@ def _print(report: dict[str, Any]) -> None:
     if "shipper" in report:
         readers["shipper"] = report["shipper"]
     for name, info in readers.items():
+        if "consumer" in info or "bus_error" in report:
+            from swarmsh.cli.status_nats import print_reader
+
+            print_reader(name, info)
+            continue
         if info.get("error"):
             click.echo(f"  {name:<9} {info['error']}")
             continue
@@ -223,7 +235,12 @@ def _print(report: dict[str, Any]) -> None:
             )
     _print_receiver(report.get("receiver"))
     bus = report["bus"]
-    click.echo(f"bus {bus['path']}  {bus['bytes']} B   queue {bus['queue_bytes']} B")
+    if "nats" in bus or "bus_error" in report:
+        from swarmsh.cli.status_nats import print_bus
+
+        print_bus(report)
+    else:
+        click.echo(f"bus {bus['path']}  {bus['bytes']} B   queue {bus['queue_bytes']} B")
     dead = report["dead_letters"]
     click.echo("dead letters: " + (", ".join(f"{k}={v}" for k, v in dead.items()) or "none"))
     for problem in report["problems"]:

@@ -54,9 +54,12 @@ def wait_plugins_started(paths: Paths, infos: list[ProcessInfo]) -> None:
     import time
 
     from swarmsh import startmark
+    from swarmsh.bus.backend import is_nats
     from swarmsh.plugins.programs import GROUP
     from swarmsh.supervisor import SupervisorError
 
+    if is_nats():  # no start file on JetStream: nats_up.wait_started waits for consumers
+        return
     names = [p.name for p in infos if p.group == GROUP]
     deadline = time.monotonic() + START_TIMEOUT_S
     while waiting := [n for n in names if not startmark.committed(paths.state, n)]:
@@ -71,14 +74,21 @@ def wait_plugins_started(paths: Paths, infos: list[ProcessInfo]) -> None:
 def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> SupervisorClient:
     """Start supervisord with this home unless it already runs; return once every daemon runs
     and has committed where it starts reading (never after this was called)."""
-    from swarmsh.supervisor import SupervisorError
+    from swarmsh.bus.backend import is_nats
+    from swarmsh.cli.nats_up import local_server  # checked even on a file bus: a mistake
+    from swarmsh.supervisor import LOCAL_NATS, SupervisorError
     from swarmsh.swarmops import lock_problems, mark_start, unmark_start, wait_started
 
+    if is_nats():  # started = every reader's durable consumer exists (cli.nats_up)
+        from swarmsh.cli.nats_up import wait_started
     client = bind_home(state, config)
     paths = state.paths.secure()  # a home others could tamper with: say so before starting
+    local = local_server()
     if client.reachable():
         if not quiet:
             click.echo(f"the swarm is already running ({client.config})")
+        if local is not None:
+            client.start_program(LOCAL_NATS)
         wait_plugins_started(paths, wait_started(paths, client, START_TIMEOUT_S))
         return client
     stopping = client.pid()
@@ -90,6 +100,8 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     write_plugin_programs(client)
     click.echo(f"starting the swarm: supervisord -c {client.config}")
     client.start(dict(os.environ, SWARMSH_HOME=str(paths.home)), paths.home)
+    if local is not None:  # the daemons retry their connection until it listens
+        client.start_program(LOCAL_NATS)
     wait_plugins_started(paths, wait_started(paths, client, START_TIMEOUT_S))
     # Only now: should a daemon still be on its way, it must begin at the mark, not later.
     unmark_start(paths)
@@ -113,7 +125,9 @@ def up(state: CliState, config: str | None) -> None:
     """Start the swarm (agents, executor, receiver, shipper, and the installed plug-in
     agents) under supervisord; return once each daemon runs and reads the bus from where it
     stood when `up` was asked (or from its checkpoint)."""
+    from swarmsh.bus.backend import is_nats
     from swarmsh.errors import SwarmshError
+    from swarmsh.safetext import shown
     from swarmsh.supervisor import PROGRAMS
 
     try:
@@ -126,7 +140,14 @@ def up(state: CliState, config: str | None) -> None:
     if plugins:
         click.echo(f"plug-in agents RUNNING: {', '.join(plugins)}")
     click.echo(f"  home:   {paths.home}")
-    click.echo(f"  bus:    {paths.bus}\n  queue:  {paths.queue}")
+    if is_nats():
+        from swarmsh.cli.nats_up import local_server
+
+        local = local_server()
+        where = f"local nats-server {local.url}, store {local.store}" if local else "JetStream"
+        click.echo(f"  bus:    {shown(os.environ['SWARMSH_BUS'])} ({where})")
+    else:
+        click.echo(f"  bus:    {paths.bus}\n  queue:  {paths.queue}")
     tail = f"supervisorctl -c {client.config} tail -f swarm:roberts"
     click.echo(f"  logs:   {client.var}/<program>.log  ({tail})")
     click.echo("  watch:  swarmsh tail -f      health: swarmsh status      stop: swarmsh down")

@@ -63,6 +63,18 @@ def format_line(r: SpanRecord) -> str:
 @click.option("--trace", "trace_id", type=SAFE_TEXT, help="Only spans of this trace.")
 @click.option("--status", type=click.Choice(["error", "ok", "unset"], case_sensitive=False))
 @click.option("--json", "as_json", is_flag=True, help="Raw records, one per line (for jq).")
+@click.option(
+    "--scan",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    show_default=True,
+    help="NATS bus: spans read back at most to find the newest matching ones.",
+)
+@click.option(
+    "--mirror",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="NATS bus: also append the spans shown to this local JSONL file.",
+)
 @click.pass_obj
 def tail(
     state: CliState,
@@ -73,10 +85,22 @@ def tail(
     trace_id: str | None,
     status: str | None,
     as_json: bool,
+    scan: int,
+    mirror: Path | None,
 ) -> None:
     """Show the newest spans on the bus; with -f, keep showing them as they arrive."""
+    from swarmsh.bus.backend import is_nats
+
+    keep = make_filter(agent, name, trace_id, status)
     with reported_as_errors():
-        _tail(state.paths.bus, make_filter(agent, name, trace_id, status), follow, lines, as_json)
+        if is_nats():
+            from swarmsh.cli.tail_nats import tail_nats
+
+            tail_nats(keep, follow, lines, as_json, scan, mirror)
+            return
+        if mirror is not None:
+            raise click.UsageError(f"the file bus is a JSONL file already: {state.paths.bus}")
+        _tail(state.paths.bus, keep, follow, lines, as_json)
 
 
 def _tail(

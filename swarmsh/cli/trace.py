@@ -27,6 +27,13 @@ FORMATS = ("text", "mermaid", "dot", "json")
     show_default=True,
     help="text (a tree), mermaid (flowchart), dot (Graphviz) or json (a tree with children).",
 )
+@click.option(
+    "--scan",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    show_default=True,
+    help="NATS bus: how many of the newest spans to look through.",
+)
 @click.pass_obj
 def trace(
     state: CliState,
@@ -35,11 +42,15 @@ def trace(
     name_prefix: str | None,
     as_json: bool,
     fmt: str,
+    scan: int,
 ) -> None:
     """Show TRACE_ID (or --last) as a tree: service, span, duration, status, key attributes.
 
     Spans whose parent is not on the bus are shown as orphans, not hidden.
     """
+    from functools import partial
+
+    from swarmsh.bus.backend import is_nats
     from swarmsh.bus.records import dumps_line
     from swarmsh.safetext import shown
     from swarmsh.tracetree import build, collect, last_trace_id, render
@@ -51,11 +62,18 @@ def trace(
         raise click.UsageError("--json (the raw records) and --format are exclusive")
     if name_prefix and not last:
         raise click.UsageError("--name goes with --last")
-    if not bus.exists():
+    if is_nats():  # the newest `scan` spans of the spans stream
+        from swarmsh.cli.trace_nats import StreamLookup
+
+        lookup = StreamLookup(scan)
+        newest_trace, spans_of = lookup.last_trace_id, lookup.spans
+    elif not bus.exists():
         raise click.ClickException(f"no bus at {shown(str(bus))}")
+    else:
+        newest_trace, spans_of = partial(last_trace_id, bus), partial(collect, bus)
     if last:
         with reported_as_errors():
-            trace_id = last_trace_id(bus, name_prefix)
+            trace_id = newest_trace(name_prefix)
         if trace_id is None:
             raise click.ClickException("no matching span on the bus")
     assert trace_id is not None
@@ -63,7 +81,7 @@ def trace(
     if len(trace_id) != 32 or any(c not in "0123456789abcdef" for c in trace_id):
         raise click.UsageError(f"{trace_id!r} is not a trace id (32 hex digits)")
     with reported_as_errors():
-        spans = collect(bus, trace_id)
+        spans = spans_of(trace_id)
     if not spans:
         raise click.ClickException(f"trace {trace_id} is not on the bus")
     if as_json:

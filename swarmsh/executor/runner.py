@@ -373,7 +373,14 @@ class Executor:
 
 def main() -> None:
     """`python -m swarmsh.executor`: run the executor in the foreground until SIGTERM."""
+    from swarmsh.bus import backend
     from swarmsh.daemon import run_daemon
+
+    if backend.is_nats():  # JetStream: any number of executors share the commands stream
+        from swarmsh.bus.jetstream.executor_main import main as jetstream_main
+
+        jetstream_main()
+        return
 
     def make(paths: Paths, telemetry: Telemetry, start: str) -> Executor:
         return Executor(

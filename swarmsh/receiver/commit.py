@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from swarmsh.bus.writer import JsonlWriter
 from swarmsh.errors import BusWriteError
@@ -48,10 +49,16 @@ def recent_keys(bus: Path, tail_bytes: int = PRIME_TAIL_BYTES) -> list[str]:
     return [(t + s).decode("ascii") for t, s in _IDS.findall(tail)]
 
 
+class LineWriter(Protocol):
+    """Where the committer appends: the JSONL bus, or the spans stream (receiver.jetstream)."""
+
+    def append(self, lines: list[bytes]) -> None: ...
+
+
 class GroupCommitter:
     """Requests call `commit`; the writer thread appends all waiting ones with one `append`."""
 
-    def __init__(self, writer: JsonlWriter, window: int = DEDUP_WINDOW) -> None:
+    def __init__(self, writer: LineWriter | JsonlWriter, window: int = DEDUP_WINDOW) -> None:
         self._writer = writer
         self._window = window
         self._recent: set[str] = set()

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from swarmsh.bus.backend import close_connection, is_nats
 from swarmsh.bus.writer import JsonlWriter
 from swarmsh.config import ENV_HOME, Paths
 from swarmsh.daemon import (
@@ -55,8 +56,13 @@ class Receiver:
 
     def __init__(self, paths: Paths, settings: ReceiverSettings, meter: Any) -> None:
         self.paths, self.settings = paths, settings
-        self.committer = GroupCommitter(JsonlWriter(paths.bus))
-        self.committer.remember(recent_keys(paths.bus))  # a retry after a restart: not twice
+        if is_nats():  # the spans stream, whose Nats-Msg-Id de-duplicates a retry
+            from swarmsh.receiver.jetstream import jetstream_writer
+
+            self.committer = GroupCommitter(jetstream_writer())
+        else:
+            self.committer = GroupCommitter(JsonlWriter(paths.bus))
+            self.committer.remember(recent_keys(paths.bus))  # a retry after a restart: not twice
         self.stats = ReceiverStats(meter, {"grpc": None, "http": None})
         self.ingest = Ingest(settings, self.committer, paths.deadletter_file(READER))
         self._grpc: Any = None
@@ -97,6 +103,7 @@ class Receiver:
         if self._grpc is not None:
             self._grpc.stop(GRACE_S).wait(GRACE_S + 1)
         self.committer.shutdown()
+        close_connection()  # on NATS: what is buffered leaves before we exit
         self.stats.write(self.paths.state)
 
 

@@ -12,6 +12,14 @@ def main() -> None:
     from swarmsh.daemon import run_daemon
 
     def make(paths: Paths, telemetry: Telemetry, start: str) -> Shipper:
+        from swarmsh.bus import backend
+
+        if backend.is_nats():  # its own durable consumer on the spans stream
+            from swarmsh.shipper.jetstream import JetStreamShipper
+
+            backend.as_daemon()
+            conn = backend.connection("swarmsh-shipper")
+            return JetStreamShipper(paths, ShipperSettings.from_env(), start, conn=conn)
         return Shipper(paths, ShipperSettings.from_env(), start)
 
     run_daemon(

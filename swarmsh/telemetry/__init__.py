@@ -21,7 +21,7 @@ from opentelemetry.trace.span import TraceState
 
 from swarmsh import __version__
 from swarmsh.config import ENV_CONSOLE, env_flag
-from swarmsh.telemetry.bus import BusSpanExporter, BusSpanProcessor
+from swarmsh.telemetry.bus import BusSpanProcessor
 from swarmsh.telemetry.encoding import finished_record
 from swarmsh.telemetry.sampling import RecordAlwaysSampler, sampler_from_env
 
@@ -241,7 +241,9 @@ def setup_telemetry(
         otlp = otlp_config.endpoint_configured()
     resource = _resource(service_name)
     provider = TracerProvider(resource=resource, sampler=sampler_from_env())
-    bus = BusSpanProcessor(BusSpanExporter(bus_path, fsync=fsync), immediate=immediate_bus)
+    from swarmsh.bus.backend import span_exporter  # the JSONL file, or JetStream (SWARMSH_BUS)
+
+    bus = BusSpanProcessor(span_exporter(bus_path, fsync=fsync), immediate=immediate_bus)
     processors: list[SpanProcessor] = [bus]
     if console:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor

@@ -68,6 +68,8 @@ class Swarm:
         from swarmsh import startmark
         from swarmsh.supervisor import READERS
 
+        if self.env.get("SWARMSH_BUS", "file") != "file":
+            return  # JetStream: a new durable consumer starts at the stream's first message
         state = Path(self.env.get("SWARMSH_HOME", self.home)) / "state"
         wait_until(
             lambda: all(startmark.committed(state, r) for r in READERS), timeout, "start commits"
@@ -157,11 +159,17 @@ def receiver_ports() -> dict[str, str]:
 
 
 @contextmanager
-def running_swarm(extra_env: dict[str, str] | None = None) -> Iterator[Swarm]:
+def running_swarm(extra_env: dict[str, str] | None = None, extra_conf: str = "") -> Iterator[Swarm]:
+    """The repository's swarm under supervisord; `extra_conf` (program sections, e.g. a second
+    executor) is appended to a copy of its supervisord.conf."""
     base = Path(tempfile.mkdtemp(prefix="swe-", dir="/tmp"))
     try:
         (base / "var").mkdir()
-        (base / "supervisord.conf").symlink_to(REPO / "supervisord.conf")
+        if extra_conf:
+            conf = (REPO / "supervisord.conf").read_text() + "\n" + extra_conf
+            (base / "supervisord.conf").write_text(conf)
+        else:
+            (base / "supervisord.conf").symlink_to(REPO / "supervisord.conf")
         (base / ".venv").symlink_to(VENV)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SWARMSH_"))}
         env.update({"SWARMSH_HOME": str(base / "home"), "SWARMSH_FSYNC": "never"})
