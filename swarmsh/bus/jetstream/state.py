@@ -100,11 +100,14 @@ class KvStateStore:
         final_states: Iterable[str] = (),
         commands: Iterable[Any] = (),
         counters: Mapping[str, int] | None = None,
+        now: float | None = None,
+        encoded: Mapping[str, str] | None = None,
     ) -> None:
         """Journal, entity keys, then acknowledge (see the module's docstring). The commands
-        were published (and de-duplicate by id) before: there is no emitted-ids table."""
+        were published (and de-duplicate by id) before: there is no emitted-ids table. The
+        signature is `StateStore.commit`'s; `encoded` (SQLite's text form) is not used here."""
         seq = int(position["seq"])
-        now = time.time()
+        now = time.time() if now is None else now
         final = frozenset(final_states)
         encoded = {k: _encode(s, now if s.state in final else None) for k, s in updates.items()}
         journal = orjson.dumps({"seq": seq, "updates": encoded})
