@@ -113,7 +113,8 @@ def record_from_parts(
         "status": _STATUS_NAMES[status.status_code],
         "status_message": status.description,
         "sampled": sampled,
-        "attributes": dict(attributes) if attributes else {},
+        # a plain dict as it is (the record is encoded at once; one copy less a span)
+        "attributes": attributes if type(attributes) is dict else _attrs(attributes),
         "events": [],
         "links": [
             {
