@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, SpanContext, Status, StatusCode
 from pydantic import ValidationError
 
 from swarmsh import startmark
@@ -72,15 +72,6 @@ def _open_store(path: Path) -> StateStore:
 def command_id(agent: str, source_span_id: str, rule: str) -> str:
     """Deterministic, so that a replay after a crash re-emits the very same ids."""
     return hashlib.sha256(f"{agent}|{source_span_id}|{rule}".encode()).hexdigest()[:32]
-
-
-_SAMPLED, _NOT_SAMPLED = TraceFlags(TraceFlags.SAMPLED), TraceFlags(TraceFlags.DEFAULT)
-
-
-def source_context(record: SpanRecord) -> SpanContext:
-    """The record's span as a remote parent, so our span joins its trace."""
-    flags = _SAMPLED if record.sampled else _NOT_SAMPLED
-    return SpanContext(int(record.trace_id, 16), int(record.span_id, 16), True, flags)
 
 
 class Event(NamedTuple):
@@ -286,16 +277,17 @@ class AgentRunner:
             return
         if outcome.attributes:
             attributes.update(outcome.attributes)
-        parent = source_context(record)
+        telemetry = self.telemetry
         if outcome.rejected:
             attributes[attr.SWARM_REJECTION_REASON] = outcome.rejected
-            self.telemetry.record_span(
+            telemetry.record_child(
                 ITERATION_SPAN,
-                parent,
+                record.trace_id,
+                record.span_id,
+                record.sampled,
                 attributes,
                 Status(StatusCode.ERROR, outcome.rejected),
                 began_ns,
-                parent_hex=(record.trace_id, record.span_id),
             )
             batch.counters["rejected"] += 1
             return
@@ -313,17 +305,18 @@ class AgentRunner:
             if outcome.links
             else ()
         )
-        ctx = self.telemetry.record_span(
+        span_id, sampled = telemetry.record_child(
             ITERATION_SPAN,
-            parent,
+            record.trace_id,
+            record.span_id,
+            record.sampled,
             attributes,
             _OK,
             began_ns,
             links,
-            parent_hex=(record.trace_id, record.span_id),
         )
         if ids:
-            traceparent = f"00-{record.trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+            traceparent = f"00-{record.trace_id}-{span_id}-{'01' if sampled else '00'}"
             source = CommandSource(record.trace_id, record.span_id, record.end)
             for request, id_ in zip(outcome.commands, ids, strict=True):
                 command = NextCommand(

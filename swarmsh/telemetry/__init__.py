@@ -22,7 +22,8 @@ from opentelemetry.trace.span import TraceState
 from swarmsh import __version__
 from swarmsh.config import ENV_CONSOLE, env_flag
 from swarmsh.telemetry.bus import BusSpanProcessor
-from swarmsh.telemetry.encoding import finished_record
+from swarmsh.telemetry.encoding import finished_record, record_from_parts
+from swarmsh.telemetry.instruments import Instruments
 from swarmsh.telemetry.sampling import RecordAlwaysSampler, sampler_from_env
 
 _log = logging.getLogger(__name__)
@@ -31,45 +32,6 @@ INSTRUMENTATION_NAME = "swarmsh"
 _SCOPE = InstrumentationScope(INSTRUMENTATION_NAME, __version__)
 _CHILD_FLAGS = (TraceFlags(TraceFlags.DEFAULT), TraceFlags(TraceFlags.SAMPLED))  # by sampled
 _SAMPLED_BIT = int(TraceFlags.SAMPLED)
-
-
-@dataclass
-class Instruments:
-    """The four swarm metrics of the contract, plus the follower's malformed-line counter."""
-
-    spans_total: Any
-    commands_total: Any
-    loop_duration: Any
-    transitions: Any
-    malformed: Any
-    rule_matches: Any = None  # the rules agent's matching spans that fired nothing
-
-    @classmethod
-    def create(cls, meter: Any) -> Instruments:
-        return cls(
-            spans_total=meter.create_counter(
-                "swarm.spans.total", unit="{span}", description="Spans emitted, by span name"
-            ),
-            commands_total=meter.create_counter(
-                "swarm.commands.total", unit="{command}", description="Commands, by outcome"
-            ),
-            loop_duration=meter.create_histogram(
-                "swarm.loop.duration",
-                unit="ms",
-                description="Source span end to the command's span end",
-            ),
-            transitions=meter.create_counter(
-                "swarm.agent.transitions", unit="{transition}", description="Agent transitions"
-            ),
-            malformed=meter.create_counter(
-                "swarm.bus.malformed", unit="{line}", description="Lines dead-lettered by a reader"
-            ),
-            rule_matches=meter.create_counter(
-                "swarm.rule.matches",
-                unit="{span}",
-                description="Matching spans that only advanced a rule (or were throttled)",
-            ),
-        )
 
 
 @dataclass
@@ -110,7 +72,6 @@ class Telemetry:
         status: Status,
         start_ns: int,
         links: Sequence[Link] = (),
-        parent_hex: tuple[str, str] | None = None,
     ) -> SpanContext:
         """Record a finished child span of `parent` that ends now; return its context.
 
@@ -120,8 +81,7 @@ class Telemetry:
         agent catching up records one per handled span, and this is five times
         cheaper. When the bus is the only processor, not even the finished SDK
         span is made: the bus gets the record `span_to_record` would give it.
-        `attributes` must already be valid OTel attribute values; `parent_hex` may give
-        `parent`'s trace id and span id in lowercase hex (as a bus record holds them).
+        `attributes` must already be valid OTel attribute values.
         """
         provider = self.tracer_provider
         trace_id = parent.trace_id
@@ -158,7 +118,6 @@ class Telemetry:
                     start_ns,
                     time.time_ns(),
                     links,
-                    parent_hex=parent_hex,
                 )
             )
             return context
@@ -177,6 +136,47 @@ class Telemetry:
         for processor in self.processors:
             processor.on_end(span)
         return context
+
+    def record_child(
+        self,
+        name: str,
+        trace_id: str,
+        parent_span_id: str,
+        parent_sampled: bool,
+        attributes: Mapping[str, Any],
+        status: Status,
+        start_ns: int,
+        links: Sequence[Link] = (),
+    ) -> tuple[str, bool]:
+        """`record_span` for a parent known by a bus record's ids (lowercase hex, valid) and
+        its sampled flag: the new span's id in hex and whether it is sampled.
+
+        With the bus as the only processor and a sampler that follows a remote parent's
+        flag (the default), neither the parent's nor the child's `SpanContext` is made and
+        no id is formatted twice (an agent records one such span per handled span)."""
+        if not (self._follows_remote_parent and len(self.processors) == 1):
+            flags = _CHILD_FLAGS[parent_sampled]
+            parent = SpanContext(int(trace_id, 16), int(parent_span_id, 16), True, flags)
+            context = self.record_span(name, parent, attributes, status, start_ns, links)
+            return f"{context.span_id:016x}", context.trace_flags.sampled
+        provider = self.tracer_provider
+        span_id = f"{provider.id_generator.generate_span_id():016x}"
+        self.bus.on_record(
+            record_from_parts(
+                name,
+                trace_id,
+                span_id,
+                parent_span_id,
+                parent_sampled,
+                provider.resource,
+                attributes,
+                status,
+                start_ns,
+                time.time_ns(),
+                links,
+            )
+        )
+        return span_id, parent_sampled
 
     def flush_bus(self, *, keep_on_error: bool = True) -> None:
         """Make every ended span durable on the bus; raises `BusWriteError` if it cannot."""

@@ -66,22 +66,45 @@ def finished_record(
     end_ns: int,
     links: Sequence[Link] = (),
     kind: str = "INTERNAL",
-    parent_hex: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The record of a finished span without events, from its parts: what `span_to_record`
-    gives for the SDK span made of them, without making one (`Telemetry.record_span`).
-    `parent_hex`: the parent's trace id and span id as the record writes them, when the
-    caller has them so (a bus record does), to save formatting them again."""
-    parent_span_id: str | None
-    if parent_hex is not None:
-        trace_id, parent_span_id = parent_hex
-    else:
-        trace_id = f"{context.trace_id:032x}"
-        parent_span_id = f"{parent.span_id:016x}" if parent else None
+    gives for the SDK span made of them, without making one (`Telemetry.record_span`)."""
+    return record_from_parts(
+        name,
+        f"{context.trace_id:032x}",
+        f"{context.span_id:016x}",
+        f"{parent.span_id:016x}" if parent else None,
+        context.trace_flags.sampled,
+        resource,
+        attributes,
+        status,
+        start_ns,
+        end_ns,
+        links,
+        kind,
+    )
+
+
+def record_from_parts(
+    name: str,
+    trace_id: str,
+    span_id: str,
+    parent_span_id: str | None,
+    sampled: bool,
+    resource: Resource,
+    attributes: Mapping[str, Any] | None,
+    status: Status,
+    start_ns: int,
+    end_ns: int,
+    links: Sequence[Link] = (),
+    kind: str = "INTERNAL",
+) -> dict[str, Any]:
+    """`finished_record` with the ids already in lowercase hex, as a bus record holds them
+    (`Telemetry.record_child`: an agent's parent comes from one)."""
     return {
         "name": name,
         "trace_id": trace_id,
-        "span_id": f"{context.span_id:016x}",
+        "span_id": span_id,
         "parent_span_id": parent_span_id,
         "kind": kind,
         "timestamp": start_ns / _NS,
@@ -89,8 +112,9 @@ def finished_record(
         "duration_ms": ((end_ns - start_ns) + 500) // 1000 / 1000,
         "status": _STATUS_NAMES[status.status_code],
         "status_message": status.description,
-        "sampled": context.trace_flags.sampled,
-        "attributes": dict(attributes) if attributes else {},
+        "sampled": sampled,
+        # a plain dict as it is (the record is encoded at once; one copy less a span)
+        "attributes": attributes if type(attributes) is dict else _attrs(attributes),
         "events": [],
         "links": [
             {

@@ -141,19 +141,50 @@ def test_every_sampler_decides_as_the_sdk_would(
         assert records[0]["sampled"] is sampled
 
 
-def test_the_parents_ids_given_in_hex_give_the_same_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sampler", "follows_parent"), SAMPLERS)
+@pytest.mark.parametrize("sampled", [True, False])
+@pytest.mark.parametrize("only_the_bus", [True, False])
+def test_a_child_of_a_records_ids_is_the_span_record_span_would_make(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sampler: str,
+    follows_parent: bool,
+    sampled: bool,
+    only_the_bus: bool,
+) -> None:
+    """`record_child` (the agents' way, from a bus record's hex ids) writes what
+    `record_span` writes for the same parent, and tells the same id and sampled flag."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
     telemetry = setup_telemetry("swarmsh-roberts", tmp_path / "spans.jsonl", otlp=False)
-    source = parent(True)
-    ok = Status(StatusCode.OK)
-    hex_ids = (f"{source.trace_id:032x}", f"{source.span_id:016x}")
-    telemetry.record_span("swarm.loop.iteration", source, ATTRIBUTES, ok, 10**18)
-    telemetry.record_span(
-        "swarm.loop.iteration", source, ATTRIBUTES, ok, 10**18, parent_hex=hex_ids
+    sampled_only = InMemorySpanExporter()
+    if not only_the_bus:
+        telemetry.add_span_processor(SimpleSpanProcessor(sampled_only))
+    source = parent(sampled)
+    status = Status(StatusCode.ERROR, "rejected")
+    links = [Link(SpanContext(0xABC, 0xDEF, True))]
+    context = telemetry.record_span("it", source, ATTRIBUTES, status, 10**18, links)
+    trace_hex, parent_hex = f"{source.trace_id:032x}", f"{source.span_id:016x}"
+    span_id, child_sampled = telemetry.record_child(
+        "it", trace_hex, parent_hex, sampled, ATTRIBUTES, status, 10**18, links
     )
     telemetry.shutdown()
-    plain, given = read_jsonl(tmp_path / "spans.jsonl")
-    assert (given["trace_id"], given["parent_span_id"]) == hex_ids
-    assert {**given, "span_id": "", "duration_ms": 0} == {**plain, "span_id": "", "duration_ms": 0}
+    by_span, by_child = read_jsonl(tmp_path / "spans.jsonl")
+    assert by_child["span_id"] == span_id != by_span["span_id"]
+    assert child_sampled is by_child["sampled"] is context.trace_flags.sampled
+    assert (by_child["trace_id"], by_child["parent_span_id"]) == (trace_hex, parent_hex)
+    assert list(by_child) == list(by_span)  # the same fields, in the same order
+    varying = ("span_id", "duration_ms")
+    assert {k: v for k, v in by_child.items() if k not in varying} == {
+        k: v for k, v in by_span.items() if k not in varying
+    }
+    exported = [f"{s.context.span_id:016x}" for s in sampled_only.get_finished_spans()]
+    if only_the_bus or not child_sampled:
+        assert exported == []
+    else:
+        assert exported == [f"{context.span_id:016x}", span_id]
+    if follows_parent:
+        assert child_sampled is sampled
 
 
 @pytest.mark.parametrize("seed", range(3))
