@@ -46,6 +46,9 @@ def print_reader(name: str, info: dict[str, Any]) -> None:
     if info.get("error"):
         click.echo(f"  {name:<9} {info['error']}")
         return
+    if "consumer" not in info:  # JetStream did not answer: its position is unknown
+        click.echo(f"  {name:<9} position unknown (JetStream unreachable)")
+        return
     new, unacked = info["pending"], info["ack_pending"]
     lag = f"lag {info['lag_messages']} messages ({new} new, {unacked} unacked)"
     where = f"{info['stream']}/{info['consumer']}"

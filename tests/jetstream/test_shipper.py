@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 
+from swarmsh.bus.jetstream.connection import NatsConnection, NatsUnavailable
 from swarmsh.bus.jetstream.subjects import SPANS_STREAM, span_subject
 from swarmsh.shipper.jetstream import CONSUMER
 from tests.conftest import run_cli as swarmsh
@@ -61,6 +62,14 @@ def wait_all_acked(url: str, timeout: float = 20.0) -> None:
         conn.close()
 
 
+def held(conn: NatsConnection) -> int:
+    """Messages the shipper fetched and holds unacknowledged (0 before it subscribed)."""
+    try:
+        return consumer_pending(conn, SPANS_STREAM, CONSUMER)[1]
+    except NatsUnavailable:  # "consumer not found": not subscribed yet
+        return 0
+
+
 def cli_spans(home: Path, *motions: str) -> None:
     for motion in motions:
         assert swarmsh(home, {}, "roberts", "second", motion).returncode == 0
@@ -93,8 +102,8 @@ def test_a_collector_outage_delays_and_never_loses_or_doubles(
         cli_spans(home, "a", "b", "c")
         conn = connect(nats_server.url)
         try:
-            deadline = time.monotonic() + 10
-            while consumer_pending(conn, SPANS_STREAM, CONSUMER)[1] == 0:  # fetched, held
+            deadline = time.monotonic() + 20
+            while held(conn) == 0:  # fetched, held
                 assert time.monotonic() < deadline, log_of(home)
                 time.sleep(0.05)
             assert sum(consumer_pending(conn, SPANS_STREAM, CONSUMER)) == 3  # none acked

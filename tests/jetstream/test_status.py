@@ -13,6 +13,7 @@ import orjson
 from swarmsh.bus.jetstream.state import entity_key
 from swarmsh.bus.jetstream.streams import ensure_bucket
 from swarmsh.bus.jetstream.subjects import COMMANDS_STREAM, SPANS_STREAM, spans_filter, state_bucket
+from swarmsh.store import StateStore
 from tests.conftest import run_cli as swarmsh
 from tests.jetstream.servers import NatsServer
 from tests.jetstream.streamread import connect
@@ -85,8 +86,12 @@ def test_lag_is_each_consumers_pending_and_the_streams_are_shown(
 def test_an_unreachable_server_is_a_problem_not_a_traceback(
     home: Path, nats_server: NatsServer, nats_env: dict[str, str]
 ) -> None:
+    state = home / "state"
+    state.mkdir(parents=True, mode=0o700)
+    StateStore(state / "shipper.db").close()  # a reader with local state, as the shipper has
     nats_server.kill()
     code, report, text = status(home)
     assert code == 5
     assert any(p.startswith("JetStream: ") for p in report["problems"])
     assert "bus: JetStream: " in text and "Traceback" not in text
+    assert "shipper   position unknown (JetStream unreachable)" in text
