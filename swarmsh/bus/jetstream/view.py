@@ -84,6 +84,8 @@ class Follow:
         self._checked = time.monotonic()
 
     def poll(self, timeout: float) -> list[SpanRecord]:
+        from nats.js.errors import APIError
+
         from swarmsh.bus.jetstream.connection import NatsUnavailable
 
         try:
@@ -92,7 +94,7 @@ class Follow:
             got = self._reader.poll(timeout)
             if not got and self._resume and self._idle_check() and not self._reader.alive():
                 raise NatsUnavailable("the server forgot this reader (restarted?)")
-        except NatsUnavailable:
+        except (NatsUnavailable, APIError):  # away, or it lost our reader (404, 409)
             if not self._resume:
                 raise
             self._drop()
