@@ -13,6 +13,8 @@ from swarmsh.safetext import shown
 def add_nats_state(report: dict[str, Any]) -> None:
     """Put the streams into `report["bus"]` and each reader's consumer lag into its entry
     (`lag_lines` is then messages, as `problems_of` judges it); unreachable: `bus_error`."""
+    import nats.errors
+
     from swarmsh.bus import backend
     from swarmsh.bus.jetstream.inspect import bus_state, entity_states
     from swarmsh.errors import SwarmshError
@@ -21,7 +23,7 @@ def add_nats_state(report: dict[str, Any]) -> None:
         conn = backend.connection("swarmsh-status")
         state = bus_state(conn)
         entities = {agent: entity_states(conn, agent) for agent in report["agents"]}
-    except SwarmshError as exc:
+    except (SwarmshError, nats.errors.Error) as exc:  # unreachable, or refused: say so
         report["bus_error"] = f"JetStream: {exc}"
         return
     finally:

@@ -40,13 +40,16 @@ def tail_nats(
         if follow:
             sys.stdout.flush()  # a pipe would otherwise hold lines back
 
+    if follow:
+        backend.as_daemon()  # a follower waits for a restarted server, as the daemons do
     conn = backend.connection("swarmsh-tail")
     follower = None
     try:
         backlog, last = newest(conn, keep, lines, scan)
         show(backlog)
         if follow:
-            follower = Follow(conn, last)  # from the backlog's end: nothing falls in between
+            # from the backlog's end (nothing falls in between), across server restarts
+            follower = Follow(conn, last, resume=True)
             while True:
                 show([r for r in follower.poll(1.0) if keep(r)])
     except KeyboardInterrupt:

@@ -24,8 +24,15 @@ class JetStreamWriter:
     """`append(lines)`: publish, wait for every acknowledgement, or raise `BusWriteError`."""
 
     def __init__(self, conn: NatsConnection) -> None:
+        from swarmsh.patience import NEVER, until_done
+
         self._conn = conn
-        ensure_streams(conn)  # the receiver may be the first process on a fresh server
+
+        def make_streams() -> bool:  # the receiver may be the first process on a fresh server
+            ensure_streams(conn)
+            return True
+
+        until_done(make_streams, NEVER, what="create the streams")  # a cluster may be electing
         self.published = 0
         self.duplicates = 0  # acknowledged as already stored (a retried request)
 

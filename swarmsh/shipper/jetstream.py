@@ -27,7 +27,7 @@ from swarmsh.bus.jetstream.subjects import SPANS_STREAM, consumer_name, spans_fi
 from swarmsh.config import Paths
 from swarmsh.errors import MalformedRecord
 from swarmsh.failpoints import failpoint
-from swarmsh.patience import RETRY_MAX_S, compute_backoff, until_done
+from swarmsh.patience import NEVER, RETRY_MAX_S, compute_backoff, until_done
 from swarmsh.shipper.encode import Encoded, encode_batch, encode_line
 from swarmsh.shipper.settings import ShipperSettings
 from swarmsh.shipper.ship import MAX_REQUEST_BYTES, POLL_S, READER, Shipper
@@ -112,10 +112,17 @@ class JetStreamShipper(Shipper):
     ) -> None:
         # Shipper's own __init__ opens a file follower: only its export loop is shared.
         self.paths, self.settings, self.conn = paths, settings, conn
-        ensure_streams(conn)
-        self.sub = conn.run(
-            subscribe(conn, start, settings.batch), timeout=conn.settings.timeout_s * 4
-        )
+        subs: list[Any] = []
+
+        def subscribed() -> bool:  # the server may be starting, a cluster electing
+            ensure_streams(conn)
+            subs[:] = [
+                conn.run(subscribe(conn, start, settings.batch), conn.settings.timeout_s * 4)
+            ]
+            return True
+
+        until_done(subscribed, NEVER, what="open the spans stream and the shipper's consumer")
+        self.sub = subs[0]
         self.store = StateStore(paths.state / f"{READER}.db")
         self.deadletter = DeadLetterWriter(paths.deadletter_file(READER))
         if sender is None and settings.url is not None:

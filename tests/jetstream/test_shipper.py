@@ -64,9 +64,11 @@ def wait_all_acked(url: str, timeout: float = 20.0) -> None:
 
 def held(conn: NatsConnection) -> int:
     """Messages the shipper fetched and holds unacknowledged (0 before it subscribed)."""
+    from nats.js.errors import NotFoundError
+
     try:
         return consumer_pending(conn, SPANS_STREAM, CONSUMER)[1]
-    except NatsUnavailable:  # "consumer not found": not subscribed yet
+    except (NotFoundError, NatsUnavailable):  # no stream or consumer yet: not subscribed
         return 0
 
 
@@ -142,3 +144,16 @@ def test_kill_9_between_export_and_ack_redelivers_nothing_lost(
     received = Counter(s["span_id"] for s in otlp_grpc.spans())
     assert set(received) == set(on_stream)  # nothing lost
     assert received == Counter({**dict.fromkeys(first, 2), on_stream[-1]: 1})  # at least once
+
+
+def test_started_before_its_server_it_waits_for_it(
+    home: Path, nats_server: NatsServer, nats_env: dict[str, str], otlp_grpc: GrpcOtlpReceiver
+) -> None:
+    nats_server.kill()
+    with shipping(home, otlp_env(otlp_grpc.endpoint), "--from", "beginning") as process:
+        time.sleep(1.0)  # it is trying to connect (nothing to wait on: it is another process)
+        assert process.poll() is None, log_of(home)
+        nats_server.start()
+        cli_spans(home, "late")  # its consumer starts at the stream's beginning: not missed
+        otlp_grpc.wait_for_spans(1, timeout=20)
+        assert process.poll() is None

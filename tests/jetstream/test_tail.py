@@ -156,3 +156,50 @@ def test_on_a_fresh_server_tail_shows_nothing_and_trace_finds_nothing(
     assert missing.returncode == 1 and "is not on the bus" in missing.stderr
     last = swarmsh(home, {}, "trace", "--last")
     assert last.returncode == 1 and "no matching span on the bus" in last.stderr
+
+
+def test_tail_follow_goes_on_across_a_server_restart(
+    home: Path, nats_server: NatsServer, nats_env: dict[str, str], tmp_path: Path
+) -> None:
+    mirror = tmp_path / "copy.jsonl"
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "swarmsh",
+            "tail",
+            "-f",
+            "-n",
+            "0",
+            "--json",
+            "--mirror",
+            str(mirror),
+        ],
+        env={**os.environ, "SWARMSH_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def motions() -> list[str]:
+        if not mirror.exists():
+            return []
+        return [json.loads(line)["attributes"]["roberts.motion_id"] for line in mirror.open()]
+
+    try:
+        deadline = time.monotonic() + 20
+        while "before" not in motions() and time.monotonic() < deadline:
+            swarmsh(home, {}, "roberts", "second", "before")  # until the follower reads
+            time.sleep(0.2)
+        nats_server.kill()
+        nats_server.start()  # its store: the spans so far are still there
+        for motion in ("after1", "after2"):
+            assert swarmsh(home, {}, "roberts", "second", motion).returncode == 0
+        while motions()[-2:] != ["after1", "after2"] and time.monotonic() < deadline + 20:
+            assert follower.poll() is None, follower.stderr.read() if follower.stderr else ""
+            time.sleep(0.1)  # another process's appends: polled with a deadline
+    finally:
+        follower.send_signal(signal.SIGINT)
+        follower.wait(20)
+    seen = motions()
+    assert seen[-2:] == ["after1", "after2"]
+    assert seen.count("after1") == 1 and seen.count("after2") == 1  # nothing twice

@@ -108,6 +108,21 @@ class StreamReader:
             self.next_seq = got[-1][0] + 1
         return got
 
+    def alive(self) -> bool:
+        """Whether the server still has this reader's consumer (a restarted server has not:
+        it was kept in memory); an idle pull cannot tell that from a quiet stream."""
+
+        async def _info() -> bool:
+            from nats.js.errors import NotFoundError
+
+            try:
+                await self._conn.js.consumer_info(self._stream, self._name)
+            except NotFoundError:
+                return False
+            return True
+
+        return self._conn.run(_info())
+
     def close(self) -> None:
         """Drop the subscription and its consumer (best effort: it expires on its own too)."""
 

@@ -19,6 +19,7 @@ from swarmsh.errors import MalformedRecord
 
 FIRST_WINDOW = 1024
 DEFAULT_SCAN = 1_000_000  # spans read back at most, by default
+CHECK_IDLE_S = 2.0  # a quiet follower asks this often whether its reader still exists
 
 
 def _records(items: Iterator[tuple[int, bytes]], needle: bytes = b"") -> Iterator[SpanRecord]:
@@ -72,16 +73,52 @@ def last_trace_id(conn: NatsConnection, name_prefix: str | None, limit: int) -> 
 
 
 class Follow:
-    """The spans published after sequence `after`, as they come."""
+    """The spans published after sequence `after`, as they come. With `resume`, a server
+    restarted (its reader, kept in memory, is gone) or unreachable for a while is waited for,
+    and reading goes on after the last span handed out: nothing skipped, nothing twice."""
 
-    def __init__(self, conn: NatsConnection, after: int) -> None:
-        self._reader = StreamReader(conn, after + 1)
+    def __init__(self, conn: NatsConnection, after: int, *, resume: bool = False) -> None:
+        self._conn, self._resume = conn, resume
+        self._reader: StreamReader | None = StreamReader(conn, after + 1)
+        self._next = after + 1
+        self._checked = time.monotonic()
 
     def poll(self, timeout: float) -> list[SpanRecord]:
-        return list(_records(iter(self._reader.poll(timeout))))
+        from nats.js.errors import APIError
+
+        from swarmsh.bus.jetstream.connection import NatsUnavailable
+
+        try:
+            if self._reader is None:
+                self._reader = StreamReader(self._conn, self._next)
+            got = self._reader.poll(timeout)
+            if not got and self._resume and self._idle_check() and not self._reader.alive():
+                raise NatsUnavailable("the server forgot this reader (restarted?)")
+        except (NatsUnavailable, APIError):  # away, or it lost our reader (404, 409)
+            if not self._resume:
+                raise
+            self._drop()
+            time.sleep(min(timeout, 1.0))  # the server is away: try again at the next poll
+            return []
+        if got:
+            self._next = got[-1][0] + 1
+            self._checked = time.monotonic()
+        return list(_records(iter(got)))
+
+    def _idle_check(self) -> bool:
+        """Time to ask whether the reader still exists (every CHECK_IDLE_S of quiet)?"""
+        if time.monotonic() - self._checked < CHECK_IDLE_S:
+            return False
+        self._checked = time.monotonic()
+        return True
+
+    def _drop(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            reader.close()
 
     def close(self) -> None:
-        self._reader.close()
+        self._drop()
 
 
 class NatsSpanWatcher:
