@@ -12,6 +12,7 @@ A NATS URL list: JetStream (`swarmsh.bus.jetstream`, imported only then). Caller
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +29,9 @@ _daemon = False
 
 
 def is_nats() -> bool:
-    from swarmsh.bus.jetstream.settings import is_nats_configured
-
-    return is_nats_configured()
+    """Is `SWARMSH_BUS` anything but `file`? (Read here, without importing the settings
+    module: every file-bus CLI command asks. `BusSettings.from_env` validates the value.)"""
+    return os.environ.get("SWARMSH_BUS", "").strip() not in ("", "file")
 
 
 def as_daemon() -> None:

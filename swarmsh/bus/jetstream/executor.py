@@ -245,7 +245,12 @@ class JsExecutor:
 
     def _ack(self, msg: Any) -> None:
         async def _ack() -> None:
-            await msg.ack()
+            from nats.errors import MsgAlreadyAckdError
+
+            try:
+                await msg.ack()
+            except MsgAlreadyAckdError:  # a retry after the flush timed out: sent once already
+                pass
             await self.conn.nc.flush()
 
         self.conn.run(_ack())

@@ -85,12 +85,6 @@ class BusSettings:
         return cls(nats_settings(raw))
 
 
-def is_nats_configured() -> bool:
-    """Cheap check for the seam: is `SWARMSH_BUS` set to something other than `file`?
-    (Validation happens in `BusSettings.from_env`.)"""
-    return os.environ.get(ENV_BUS, "").strip() not in ("", FILE)
-
-
 def parse_servers(raw: str) -> tuple[str, ...]:
     """`nats://h1:4222,nats://h2:4222` -> the URLs, each checked; `ConfigError` otherwise."""
     if len(raw) > MAX_BUS_VALUE:

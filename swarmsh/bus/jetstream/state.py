@@ -109,13 +109,13 @@ class KvStateStore:
         seq = int(position["seq"])
         now = time.time() if now is None else now
         final = frozenset(final_states)
-        encoded = {k: _encode(s, now if s.state in final else None) for k, s in updates.items()}
-        journal = orjson.dumps({"seq": seq, "updates": encoded})
+        values = {k: _encode(s, now if s.state in final else None) for k, s in updates.items()}
+        journal = orjson.dumps({"seq": seq, "updates": values})
         failpoint("agent-before-journal")  # commands and spans are out, the state is not
         self.conn.run(self.kv.put(JOURNAL, journal))
         failpoint("agent-after-journal")
-        if encoded:
-            self._put_all(encoded)
+        if values:
+            self._put_all(values)
         failpoint("agent-before-ack")
         self.on_commit(seq)
 
