@@ -109,9 +109,10 @@ class _Batch:
 class AgentRunner:
     """Runs one `Agent` against a home: the only place agent I/O happens.
 
-    Order per batch: write the NextCommands (one locked append), flush the
-    iteration spans to the bus, then commit offset + entity states + emitted
-    ids in one SQLite transaction. A crash before the commit replays the batch
+    Order per batch: write the NextCommands (one locked append, in a helper
+    thread beside the next step when the queue fsyncs), flush the iteration
+    spans to the bus, then, both durable, commit offset + entity states +
+    emitted ids in one SQLite transaction. A crash before the commit replays the batch
     and re-emits the same command ids, which the executor deduplicates.
     """
 
