@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode
 from pydantic import ValidationError
@@ -29,6 +29,9 @@ from swarmsh.patience import INFRASTRUCTURE_ERRORS, NEVER, until_done
 from swarmsh.semconv._generated import attributes as attr
 from swarmsh.store import CommandEntry, StateStore
 from swarmsh.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 _log = logging.getLogger(__name__)
 
@@ -106,9 +109,10 @@ class _Batch:
 class AgentRunner:
     """Runs one `Agent` against a home: the only place agent I/O happens.
 
-    Order per batch: write the NextCommands (one locked append), flush the
-    iteration spans to the bus, then commit offset + entity states + emitted
-    ids in one SQLite transaction. A crash before the commit replays the batch
+    Order per batch: write the NextCommands (one locked append, in a helper
+    thread beside the next step when the queue fsyncs), flush the iteration
+    spans to the bus, then, both durable, commit offset + entity states +
+    emitted ids in one SQLite transaction. A crash before the commit replays the batch
     and re-emits the same command ids, which the executor deduplicates.
     """
 
@@ -145,6 +149,7 @@ class AgentRunner:
             accept=self.accept_filter(),
             on_malformed=self._count_malformed,
         )
+        self._helper: ThreadPoolExecutor | None = None  # appends to the queue (_start_append)
         self._last_prune = 0.0
         self._cache: dict[str, EntityState | None] = {}
         self._committed = self.follower.position
@@ -394,12 +399,29 @@ class AgentRunner:
                 self._reject(batch, event.record, event.position, exc)
         return self._make_durable(batch, self.follower.position, stop)
 
+    def _start_append(self, lines: list[bytes]) -> Future[int]:
+        """`queue.append(lines)` begun in the helper thread (made at first use)."""
+        if self._helper is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._helper = ThreadPoolExecutor(1, thread_name_prefix=f"{self.reader}-queue")
+        return self._helper.submit(self.queue.append, lines)
+
     def _make_durable(self, batch: _Batch, position: Position, stop: threading.Event) -> bool:
         queued = not batch.lines
         lines = batch.lines
 
         def write_and_commit() -> bool:
             nonlocal queued
+            if not queued and getattr(self.queue, "waits_on_disk", False):
+                # The queue's fsync in the helper thread, the bus's here: they overlap (fsync
+                # lets go of the GIL), and both are durable before the commit below.
+                appended = self._start_append(lines)
+                try:
+                    self.telemetry.flush_bus()
+                finally:
+                    queued = appended.exception() is None  # waits; a retry appends afresh
+                appended.result()  # the queue's error, if only the queue failed
             if not queued:
                 self.queue.append(lines)
                 queued = True  # a retry must not append them again
@@ -472,6 +494,8 @@ class AgentRunner:
         self.follower.wakeup()
 
     def close(self) -> None:
+        if self._helper is not None:
+            self._helper.shutdown()
         self.follower.close()
         self.store.close()
 

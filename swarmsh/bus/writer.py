@@ -88,6 +88,13 @@ class JsonlWriter:
         self._file_lock: Any = None  # filelock's, made when first contended
         self._thread_lock = threading.Lock()
 
+    @property
+    def waits_on_disk(self) -> bool:
+        """Whether `append` waits for an fsync: then a caller with another file to make
+        durable gains by running this append in a helper thread beside it (fsync lets go of
+        the GIL), and `append` is safe to call from any one thread at a time."""
+        return self.fsync == FSYNC_ALWAYS
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold the exclusive flock on `<file>.lock`.
