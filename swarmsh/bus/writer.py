@@ -14,7 +14,7 @@ from typing import Any
 
 from swarmsh.config import ENV_FSYNC
 from swarmsh.errors import BusWriteError, ConfigError
-from swarmsh.fsutil import FILE_MODE, open_append, open_file
+from swarmsh.fsutil import FILE_MODE, open_append, open_file, reserve
 
 FSYNC_ALWAYS = "always"  # fsync after every batch: survives power loss
 FSYNC_NEVER = "never"  # leave it to the OS: survives any process crash, not a power cut
@@ -124,7 +124,10 @@ class JsonlWriter:
         """Append the lines (each ending in a newline) as one batch; return the bytes written.
 
         Raises `BusWriteError` when the file cannot be written; a batch either
-        lands whole or, on error, whatever part landed is cut off again.
+        lands whole or, on error, whatever part landed is cut off again. Its space is
+        reserved first (`fsutil.reserve`), so a full disk or a file-size limit fails it
+        before readers can see any part of it; only where reserving is unsupported, or
+        at fsync, can they.
         """
         data = b"".join(lines)
         if not data:
@@ -154,14 +157,18 @@ class JsonlWriter:
             data = b"\n" + data
         view = memoryview(data)
         try:
+            # Take the disk space first: on a full disk the batch fails here, before any byte
+            # of it lands. A part written and cut back would be seen by readers in between:
+            # records reported unwritten, and a reader's offset left past the cut.
+            reserve(fd, start, len(data))
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
             if sync:
                 os.fsync(fd)  # a failure here (EIO, ENOSPC at writeback) fails the batch too
         except OSError:
-            # Never leave a torn line, or a batch reported failed, behind: cut the file back
-            # to where this batch began.
+            # Never leave a torn line, or a batch reported failed, behind (nor blocks reserved
+            # past the end): cut the file back to where this batch began.
             try:
                 os.ftruncate(fd, start)
             except OSError:
