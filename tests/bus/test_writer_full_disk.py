@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
+import resource
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -127,3 +130,28 @@ def test_a_batch_failed_for_space_is_never_seen_by_a_reader(
     # Nothing of the failed batch handed out, and the reader's offset still on a line start.
     assert (during, later, malformed) == ([], [("after", i) for i in range(60)], [])
     assert path.read_bytes() == b"".join(before + _lines("after", 60))
+
+
+def _append_over_limit(path: str, queue: Any) -> None:
+    # SIGXFSZ at its default (Python ignores it): a write past the limit kills this process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+    try:
+        JsonlWriter(Path(path), fsync="never").append(_lines("over", 10))
+    except BusWriteError as exc:
+        queue.put(str(exc))
+    else:
+        queue.put("no error")
+
+
+def test_a_batch_over_the_file_size_limit_is_refused_before_any_byte(tmp_path: Path) -> None:
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(b'{"ok":1}\n')
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_append_over_limit, args=(str(path), queue))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 0, f"killed by signal {-(proc.exitcode or 0)}: it wrote past the limit"
+    assert "file too large" in queue.get(timeout=5)
+    assert path.read_bytes() == b'{"ok":1}\n'
