@@ -167,7 +167,9 @@ def _libc_fallocate() -> Any:
         import ctypes
 
         try:
-            function = ctypes.CDLL(None, use_errno=True).fallocate
+            libc = ctypes.CDLL(None, use_errno=True)
+            # fallocate64 takes a 64-bit offset on 32-bit systems too (newer musl lacks it).
+            function = getattr(libc, "fallocate64", None) or libc.fallocate
         except (AttributeError, OSError):
             _fallocate = False
         else:

@@ -155,3 +155,25 @@ def test_a_batch_over_the_file_size_limit_is_refused_before_any_byte(tmp_path: P
     assert proc.exitcode == 0, f"killed by signal {-(proc.exitcode or 0)}: it wrote past the limit"
     assert "file too large" in queue.get(timeout=5)
     assert path.read_bytes() == b'{"ok":1}\n'
+
+
+def test_without_a_reservation_a_failed_batch_is_still_cut_back_whole(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the file system cannot reserve (fallocate unsupported), the batch is written as
+    far as the disk allows and cut back to where it began: no torn line is left."""
+    from swarmsh import fsutil
+
+    monkeypatch.setattr(fsutil, "_fallocate", False)  # as on a libc without fallocate
+    path = disk / "spans.jsonl"
+    writer = JsonlWriter(path, fsync="always")
+    before = _lines("before", 4)
+    writer.append(before)
+    fill(disk)
+    sizes: list[int] = []
+    cuts = _read_before_cuts(monkeypatch, lambda: sizes.append(path.stat().st_size))
+    with pytest.raises(BusWriteError, match="no space left"):
+        writer.append(_lines("failed", 40))
+    assert cuts == [len(b"".join(before))]
+    assert sizes[0] > cuts[0]  # part of the batch had landed
+    assert path.read_bytes() == b"".join(before)
