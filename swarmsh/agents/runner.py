@@ -132,6 +132,9 @@ class AgentRunner:
         self.settings = settings or Settings()
         self.retention_s = retention_s
         self.reader = agent.name
+        self._helper: ThreadPoolExecutor | None = None  # appends to the queue (_start_append)
+        self._last_prune = 0.0
+        self._cache: dict[str, EntityState | None] = {}
         from swarmsh.bus import backend
 
         if backend.agent_io(self, paths, start):  # JetStream: store, queue, follower from there
@@ -149,9 +152,6 @@ class AgentRunner:
             accept=self.accept_filter(),
             on_malformed=self._count_malformed,
         )
-        self._helper: ThreadPoolExecutor | None = None  # appends to the queue (_start_append)
-        self._last_prune = 0.0
-        self._cache: dict[str, EntityState | None] = {}
         self._committed = self.follower.position
         if saved is None or start != "checkpoint":
             # Remember where we began at once: a crash before the first batch's commit

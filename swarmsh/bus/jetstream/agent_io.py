@@ -43,6 +43,4 @@ def attach(runner: Any, paths: Paths, start: str) -> None:
     runner.store = store
     runner.queue = CommandPublisher(conn)
     runner.follower = follower
-    runner._last_prune = 0.0
-    runner._cache = {}
     runner._committed = follower.position
