@@ -38,6 +38,7 @@ _log = logging.getLogger(__name__)
 ENV_RETENTION = "SWARMSH_RETENTION_S"
 DEFAULT_RETENTION_S = 7 * 24 * 3600.0
 POLL_TIMEOUT_S = 1.0
+SKIP_COMMIT_INTERVAL_S = 1.0  # how often a position past only others' lines is committed
 ITERATION_SPAN = "swarm.loop.iteration"
 _OK = Status(StatusCode.OK)
 CACHE_ENTRIES = 4096  # bounded: the agent must stay small (see benchmarks: memory)
@@ -134,6 +135,7 @@ class AgentRunner:
         self.reader = agent.name
         self._helper: ThreadPoolExecutor | None = None  # appends to the queue (_start_append)
         self._last_prune = 0.0
+        self._skip_committed_at = 0.0  # monotonic; see run()
         self._cache: dict[str, EntityState | None] = {}
         from swarmsh.bus import backend
 
@@ -484,8 +486,14 @@ class AgentRunner:
                 if not self.process(items, stop):
                     break
             elif self.follower.position != self._committed:
-                # only lines for other agents went by: remember that we are past them
-                self._make_durable(_Batch(), self.follower.position, stop)
+                # Only lines for other agents went by: remember that we are past them, at most
+                # once a second. Each commit waits on the disk, and a busy bus of other
+                # services' spans would otherwise cost a hundred a second, which the hops
+                # beside them wait behind; a crash re-reads at most a second of skipped lines.
+                now = time.monotonic()
+                if now - self._skip_committed_at >= SKIP_COMMIT_INTERVAL_S:
+                    self._make_durable(_Batch(), self.follower.position, stop)
+                    self._skip_committed_at = now
             else:
                 self.prune(time.time())
 

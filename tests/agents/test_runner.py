@@ -422,3 +422,44 @@ def test_every_record_a_reader_accepts_gives_a_command_the_executor_can_read(
     meeting = runner.store.entities().get("meeting:board")
     assert (meeting.state if meeting else None) == ("CALLING" if accepted else None)
     assert len(read_jsonl(home / "deadletter" / "roberts.jsonl")) == (0 if accepted else 1)
+
+
+def test_a_position_past_only_other_agents_lines_is_committed_at_most_once_a_second(
+    home: Path,
+) -> None:
+    """A busy bus of other services' spans must not cost the agent a commit (an fsync) per
+    read, or the hops beside them wait behind those; the position still lands soon after."""
+    import time
+
+    write_spans(home / "spans.jsonl", motion_cycle("a", "board", 1, "t"))
+    runner = make_runner(home, roberts.AGENT)
+    commits: list[float] = []
+    commit = runner.store.commit
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        commits.append(time.monotonic())
+        return commit(*args, **kwargs)
+
+    runner.store.commit = counted  # type: ignore[method-assign]
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,))
+    thread.start()
+    try:
+        for sprint in range(30):  # 30 reads' worth of scrum spans over ≈ 1.2 s
+            write_spans(
+                home / "spans.jsonl",
+                [("swarmsh.scrum.daily", {"scrum.sprint_number": sprint + 1, "scrum.team_id": "t"})],
+            )
+            time.sleep(0.04)
+        size = (home / "spans.jsonl").stat().st_size
+        deadline = time.monotonic() + 5
+        while runner.store.load_position("roberts")["offset"] != size:
+            assert time.monotonic() < deadline, "the position past the others' lines never landed"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        runner.wakeup()
+        thread.join(10)
+    # the motion's batches, then about one commit a second (one per read would be ≈ 30)
+    assert len(commits) <= 6, f"{len(commits)} commits for 30 reads of others' lines"
+    runner.close()
