@@ -448,7 +448,12 @@ def test_a_position_past_only_other_agents_lines_is_committed_at_most_once_a_sec
         for sprint in range(30):  # 30 reads' worth of scrum spans over ≈ 1.2 s
             write_spans(
                 home / "spans.jsonl",
-                [("swarmsh.scrum.daily", {"scrum.sprint_number": sprint + 1, "scrum.team_id": "t"})],
+                [
+                    (
+                        "swarmsh.scrum.daily",
+                        {"scrum.sprint_number": sprint + 1, "scrum.team_id": "t"},
+                    )
+                ],
             )
             time.sleep(0.04)
         size = (home / "spans.jsonl").stat().st_size
