@@ -17,7 +17,7 @@ from swarmsh.config import ENV_MAX_DEPTH, Paths, env_float, env_int
 from swarmsh.errors import BusWriteError, CommandRejected
 from swarmsh.executor.invoke import EXECUTED, REFUSED, record_refusal, run_command
 from swarmsh.executor.ledger import bus_position, command_ran, commands_ran
-from swarmsh.executor.validate import build_argv
+from swarmsh.executor.validate import checked_argv
 from swarmsh.failpoints import failpoint
 from swarmsh.patience import INFRASTRUCTURE_ERRORS, compute_backoff, until_done
 from swarmsh.semconv._generated import attributes as attr
@@ -167,11 +167,7 @@ class Executor:
         if command.id in self._gave_up:  # an infrastructure failure came after its last attempt
             return self._give_up(command, position, self._gave_up[command.id])
         try:
-            if command.depth > self.max_depth:
-                raise CommandRejected(
-                    f"depth {command.depth} exceeds SWARMSH_MAX_DEPTH={self.max_depth} (a loop?)"
-                )
-            argv = build_argv(self.root, command.command, command.args)
+            argv = checked_argv(self.root, command, self.max_depth)
         except CommandRejected as exc:
             self._reject(command, position, str(exc))
             return True

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from swarmsh.errors import CommandRejected
+
+if TYPE_CHECKING:
+    from swarmsh.bus.records import NextCommand
 
 # Only the groups that record domain actions may be run by agents; operator tools
 # (up, down, demo, status, semconv, ...) are never reachable from the queue. Plug-in groups
@@ -67,6 +70,16 @@ def _scalar(name: str, value: Any) -> str:
     if len(text) > MAX_ARG_CHARS:
         raise CommandRejected(f"argument {name!r} is too long ({len(text)} characters)")
     return text
+
+
+def checked_argv(root: click.Group, command: NextCommand, max_depth: int) -> list[str]:
+    """The argv that runs `command`, refused (`CommandRejected`) past the loop guard's depth
+    or when `build_argv` refuses it: what every executor checks before it runs anything."""
+    if command.depth > max_depth:
+        raise CommandRejected(
+            f"depth {command.depth} exceeds SWARMSH_MAX_DEPTH={max_depth} (a loop?)"
+        )
+    return build_argv(root, command.command, command.args)
 
 
 def build_argv(root: click.Group, dotted: str, args: Mapping[str, Any]) -> list[str]:

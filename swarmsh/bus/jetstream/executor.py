@@ -35,7 +35,7 @@ from swarmsh.bus.records import NextCommand
 from swarmsh.config import Paths
 from swarmsh.errors import BusWriteError, CommandRejected, MalformedRecord
 from swarmsh.executor.invoke import EXECUTED, REFUSED, record_refusal, run_command
-from swarmsh.executor.validate import build_argv
+from swarmsh.executor.validate import checked_argv
 from swarmsh.failpoints import failpoint
 from swarmsh.patience import compute_backoff
 from swarmsh.semconv._generated import attributes as attr
@@ -152,11 +152,7 @@ class JsExecutor:
 
     def _run(self, command: NextCommand, claim: Entry, msg: Any, stop: threading.Event) -> None:
         try:
-            if command.depth > self.max_depth:
-                raise CommandRejected(
-                    f"depth {command.depth} exceeds SWARMSH_MAX_DEPTH={self.max_depth} (a loop?)"
-                )
-            argv = build_argv(self.root, command.command, command.args)
+            argv = checked_argv(self.root, command, self.max_depth)
         except CommandRejected as exc:
             self._refuse(command, claim, msg, str(exc), [])
             return
