@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from swarmsh.bus.jetstream.connection import NatsConnection
+from swarmsh.bus.jetstream.connection import NatsConnection, NatsUnavailable
 from swarmsh.bus.jetstream.state import entity_key
 from swarmsh.bus.jetstream.subjects import SPANS_STREAM, state_bucket
 from tests.failpoint_launch import ENV_FAILPOINTS, launch_argv
@@ -39,8 +39,19 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `condition` until true; a server that does not answer yet (a cluster electing
+    leaders after a node was killed) counts as not yet, until the deadline."""
     deadline = time.monotonic() + timeout
-    while not condition():
+
+    def holds() -> bool:
+        try:
+            return condition()
+        except NatsUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            return False
+
+    while not holds():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not within {timeout}s")
         time.sleep(0.05)  # the streams are polled: a test has no subscription of its own
@@ -100,10 +111,15 @@ def commands_executed(all_spans: list[dict[str, Any]]) -> dict[str, list[dict[st
 
 def settled(conn: NatsConnection, consumer: str, stream: str = SPANS_STREAM) -> bool:
     """The durable consumer has nothing left to deliver and nothing unacknowledged."""
-    from nats.js.errors import NotFoundError
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import NotFoundError, ServiceUnavailableError
 
     try:
         info = conn.run(conn.js.consumer_info(stream, consumer))
     except NotFoundError:  # not created yet
+        return False
+    # a cluster that lost a node may not answer until it has elected new leaders: not yet
+    except (NatsUnavailable, NatsTimeout, NoRespondersError, ServiceUnavailableError):
         return False
     return bool(info.num_pending == 0 and info.num_ack_pending == 0)
