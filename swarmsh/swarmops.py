@@ -5,7 +5,7 @@ where it starts."""
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from swarmsh import startmark
@@ -79,9 +79,22 @@ def lock_problems(paths: Paths, client: SupervisorClient | None) -> list[str]:
     return stray_lock_holders(holders, pids, locks)
 
 
-def wait_started(paths: Paths, client: SupervisorClient, timeout: float) -> list[ProcessInfo]:
-    """Wait until every daemon is RUNNING and has committed its start position; fail at once
-    when another process holds a daemon's lock (the daemon would only crash-loop)."""
+def starts_pending(paths: Paths) -> str:
+    """On the file bus a reader has started once it committed its first checkpoint: which
+    have not ("" once all have)."""
+    waiting = [n for n in READERS if not startmark.committed(paths.state, n)]
+    return f"no start position committed by {', '.join(waiting)}" if waiting else ""
+
+
+def wait_started(
+    paths: Paths,
+    client: SupervisorClient,
+    timeout: float,
+    pending: Callable[[], str] | None = None,
+) -> list[ProcessInfo]:
+    """Wait until every daemon is RUNNING and every reader has started (`pending()` says
+    which have not, "" once all have; by default `starts_pending`); fail at once when another
+    process holds a daemon's lock (the daemon would only crash-loop)."""
     deadline = time.monotonic() + timeout
     while True:
         if strays := lock_problems(paths, client):
@@ -91,13 +104,13 @@ def wait_started(paths: Paths, client: SupervisorClient, timeout: float) -> list
         except SupervisorError:
             infos = []
         down = [f"{p.name}={p.state}" for p in infos if p.state != RUNNING]
-        waiting = [n for n in READERS if not startmark.committed(paths.state, n)]
+        waiting = pending() if pending is not None else starts_pending(paths)
         if infos and not down and not waiting:
             return infos
         if time.monotonic() > deadline:
             why = ", ".join(down) or ("unreachable" if not infos else "")
             if waiting:
-                why += f"{'; ' if why else ''}no start position committed by {', '.join(waiting)}"
+                why += f"{'; ' if why else ''}{waiting}"
             raise SupervisorError(
                 f"the swarm did not come up within {timeout:.0f}s ({why}); "
                 f"see {client.var}/<program>.log"

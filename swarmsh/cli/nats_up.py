@@ -9,15 +9,12 @@ every daemon RUNNING and every consumer present.
 from __future__ import annotations
 
 import os
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from swarmsh.bus.jetstream.localserver import LocalServer
     from swarmsh.config import Paths
     from swarmsh.supervisor import ProcessInfo, SupervisorClient
-
-POLL_S = 0.1
 
 
 def local_server() -> LocalServer | None:
@@ -31,41 +28,21 @@ def local_server() -> LocalServer | None:
 
 
 def wait_started(paths: Paths, client: SupervisorClient, timeout: float) -> list[ProcessInfo]:
-    """Until every daemon is RUNNING and every reader's durable consumer exists; fail at once
-    when another process holds a daemon's lock."""
+    """`swarmops.wait_started`, where a reader has started once its durable consumer exists."""
     from swarmsh.bus import backend
     from swarmsh.bus.jetstream.inspect import missing_consumers
     from swarmsh.errors import SwarmshError
-    from swarmsh.supervisor import READERS, RUNNING, SupervisorError
-    from swarmsh.swarmops import lock_problems
+    from swarmsh.supervisor import READERS
+    from swarmsh.swarmops import wait_started as wait_started_with
 
-    deadline = time.monotonic() + timeout
+    def consumers_pending() -> str:
+        try:
+            missing = missing_consumers(backend.connection("swarmsh-up"), READERS)
+        except SwarmshError as exc:  # the local server may still be starting
+            return f"no durable consumers yet (JetStream: {exc})"
+        return f"no durable consumer yet for {', '.join(missing)}" if missing else ""
+
     try:
-        while True:
-            if strays := lock_problems(paths, client):
-                raise SupervisorError("; ".join(strays))
-            try:
-                infos = client.processes()
-            except SupervisorError:
-                infos = []
-            down = [f"{p.name}={p.state}" for p in infos if p.state != RUNNING]
-            try:
-                missing = missing_consumers(backend.connection("swarmsh-up"), READERS)
-                unreachable = ""
-            except SwarmshError as exc:  # the local server may still be starting
-                missing, unreachable = list(READERS), str(exc)
-            if infos and not down and not missing:
-                return infos
-            if time.monotonic() > deadline:
-                why = ", ".join(down) or ("unreachable" if not infos else "")
-                if missing:
-                    why += f"{'; ' if why else ''}no durable consumer yet for {', '.join(missing)}"
-                if unreachable:
-                    why += f" (JetStream: {unreachable})"
-                raise SupervisorError(
-                    f"the swarm did not come up within {timeout:.0f}s ({why}); "
-                    f"see {client.var}/<program>.log"
-                )
-            time.sleep(POLL_S)  # supervisord and the server offer no event to wait on here
+        return wait_started_with(paths, client, timeout, consumers_pending)
     finally:
         backend.close_connection()

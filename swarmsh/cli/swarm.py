@@ -75,21 +75,21 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     """Start supervisord with this home unless it already runs; return once every daemon runs
     and has committed where it starts reading (never after this was called)."""
     from swarmsh.bus.backend import is_nats
-    from swarmsh.cli.nats_up import local_server  # checked even on a file bus: a mistake
+    from swarmsh.cli import nats_up
     from swarmsh.supervisor import LOCAL_NATS, SupervisorError
     from swarmsh.swarmops import lock_problems, mark_start, unmark_start, wait_started
 
-    if is_nats():  # started = every reader's durable consumer exists (cli.nats_up)
-        from swarmsh.cli.nats_up import wait_started
+    # on JetStream a reader has started once its durable consumer exists (cli.nats_up)
+    started = nats_up.wait_started if is_nats() else wait_started
     client = bind_home(state, config)
     paths = state.paths.secure()  # a home others could tamper with: say so before starting
-    local = local_server()
+    local = nats_up.local_server()  # checked even on a file bus: a mistake
     if client.reachable():
         if not quiet:
             click.echo(f"the swarm is already running ({client.config})")
         if local is not None:
             client.start_program(LOCAL_NATS)
-        wait_plugins_started(paths, wait_started(paths, client, START_TIMEOUT_S))
+        wait_plugins_started(paths, started(paths, client, START_TIMEOUT_S))
         return client
     stopping = client.pid()
     if stopping is not None:  # a `down` in progress: let it finish first
@@ -102,7 +102,7 @@ def ensure_up(state: CliState, config: str | None, *, quiet: bool = False) -> Su
     client.start(dict(os.environ, SWARMSH_HOME=str(paths.home)), paths.home)
     if local is not None:  # the daemons retry their connection until it listens
         client.start_program(LOCAL_NATS)
-    wait_plugins_started(paths, wait_started(paths, client, START_TIMEOUT_S))
+    wait_plugins_started(paths, started(paths, client, START_TIMEOUT_S))
     # Only now: should a daemon still be on its way, it must begin at the mark, not later.
     unmark_start(paths)
     return client
