@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from swarmsh.bus.jetstream.connection import NatsConnection
 from swarmsh.bus.jetstream.scan import StreamReader, span_range, stream_bounds
 from swarmsh.bus.records import SpanRecord
+from swarmsh.bus.watch import Watcher
 from swarmsh.errors import MalformedRecord
 
 FIRST_WINDOW = 1024
@@ -121,32 +122,16 @@ class Follow:
         self._drop()
 
 
-class NatsSpanWatcher:
-    """`SpanWatcher` on the spans stream: from where it ends when created, `wait()` returns
-    the first span matching a predicate."""
+class NatsSpanWatcher(Watcher):
+    """`Watcher` on the spans stream, from where it ends when created."""
 
     def __init__(self, conn: NatsConnection) -> None:
+        super().__init__()
         _, last = stream_bounds(conn)
         self._follow = Follow(conn, last)
-        self.seen: list[SpanRecord] = []
 
-    def wait(self, predicate: Callable[[SpanRecord], bool], timeout: float) -> SpanRecord | None:
-        for record in self.seen:
-            if predicate(record):
-                return record
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            for record in self._follow.poll(min(left, 0.5)):
-                self.seen.append(record)
-                if predicate(record):
-                    return record
-        return None
+    def _poll(self, timeout: float) -> Iterable[SpanRecord]:
+        return self._follow.poll(timeout)
 
     def close(self) -> None:
         self._follow.close()
-
-    def __enter__(self) -> NatsSpanWatcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
