@@ -167,17 +167,23 @@ def problems_of(report: dict[str, Any], max_lag: int) -> list[str]:
     return problems
 
 
-@click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option(
+MAX_LAG_OPTION = click.option(
     "--max-lag",
     type=click.IntRange(min=0),
     default=DEFAULT_MAX_LAG,
     show_default=True,
     envvar="SWARMSH_MAX_LAG",
-    help="Lines an agent may lag before it counts as unhealthy.",
+    help="Lines a reader may lag before it counts as unhealthy.",
 )
-@click.option("--config", type=click.Path(dir_okay=False, exists=True), help="supervisord.conf.")
+CONFIG_OPTION = click.option(
+    "--config", type=click.Path(dir_okay=False, exists=True), help="supervisord.conf."
+)
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@MAX_LAG_OPTION
+@CONFIG_OPTION
 @click.pass_obj
 def status(state: CliState, as_json: bool, max_lag: int, config: str | None) -> None:
     """Health of the swarm; exits 5 when a process is not RUNNING or an agent lags."""

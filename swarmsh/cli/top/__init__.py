@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from swarmsh.cli.context import SAFE_TEXT, CliState
-from swarmsh.cli.status import DEFAULT_MAX_LAG
+from swarmsh.cli.status import CONFIG_OPTION, MAX_LAG_OPTION
 
 if TYPE_CHECKING:
     from swarmsh.cli.top.data import Collector
@@ -39,15 +39,8 @@ PIPE_WIDTH = 120  # columns of the plain output when neither a terminal nor COLU
     help="How many of the newest traces to show.",
 )
 @click.option("--agent", type=SAFE_TEXT, help="Start filtered to this agent (keys change it).")
-@click.option(
-    "--max-lag",
-    type=click.IntRange(min=0),
-    default=DEFAULT_MAX_LAG,
-    show_default=True,
-    envvar="SWARMSH_MAX_LAG",
-    help="Lines a reader may lag before it is shown as unhealthy.",
-)
-@click.option("--config", type=click.Path(dir_okay=False, exists=True), help="supervisord.conf.")
+@MAX_LAG_OPTION
+@CONFIG_OPTION
 @click.pass_obj
 def top(
     state: CliState,
